@@ -1,0 +1,45 @@
+# Trading platform: `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON_BIN ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PROTO_SRC := $(shell find protos -name '*.proto')
+GEN := gen
+
+.PHONY: help venv proto test test-unit test-integration lint run bench clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	$(PYTHON_BIN) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+venv: $(VENV)/.installed ## Create the virtual environment and install the pinned dependencies
+
+$(GEN)/.stamp: $(VENV)/.installed $(PROTO_SRC) scripts/gen_protos.py
+	$(PY) scripts/gen_protos.py --out $(GEN)
+	touch $@
+
+proto: $(GEN)/.stamp ## Generate the Python gRPC code from protos/ into gen/ (never edit gen/)
+
+test: proto ## Run the whole suite: unit, contract and integration (starts its own redis-server)
+	$(PY) -m pytest -q
+
+test-unit: proto ## Run the unit tests only
+	$(PY) -m pytest -q tests/unit
+
+lint: proto ## ruff and mypy --strict on the source
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy services tradectl scripts
+
+run: proto ## Run the local stack: redis, paper exchange, signal, risk, execution (Ctrl-C stops)
+	$(PY) scripts/run_local.py
+
+clean: ## Remove generated code and the local run folder
+	rm -rf $(GEN) .run

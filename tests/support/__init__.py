@@ -1,0 +1,1 @@
+"""Shared test helpers: free ports, a private redis-server, service processes."""

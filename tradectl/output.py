@@ -1,0 +1,20 @@
+"""Human tables or JSON for scripts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+def render_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
+    widths = {c: max([len(c), *(len(str(r.get(c, ""))) for r in rows)]) for c in columns}
+    lines = ["  ".join(c.upper().ljust(widths[c]) for c in columns)]
+    lines += ["  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns) for r in rows]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def emit(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], as_json: bool) -> str:
+    if as_json:
+        return json.dumps(list(rows), indent=2, default=str)
+    return render_table(rows, columns)
