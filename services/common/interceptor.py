@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import grpc.aio
@@ -26,7 +26,14 @@ log = logging.getLogger(__name__)
 
 identity_var: ContextVar[Identity | None] = ContextVar("identity", default=None)
 
-Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]]
+if TYPE_CHECKING:
+    # grpc's classes are generic only in the stubs, not at run time.
+    Continuation = Callable[
+        [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
+    ]
+    _ServerInterceptor = grpc.aio.ServerInterceptor[Any, Any]
+else:
+    _ServerInterceptor = grpc.aio.ServerInterceptor
 
 
 def current_identity() -> Identity:
@@ -54,7 +61,7 @@ def _metadata_value(metadata: Any, key: str) -> str | None:
     return None
 
 
-class PlatformInterceptor(grpc.aio.ServerInterceptor[Any, Any]):
+class PlatformInterceptor(_ServerInterceptor):
     """Authenticates, authorizes, tags logs and measures every RPC of one service."""
 
     def __init__(self, access: AccessTable, verifier: TokenVerifier, metrics: RpcMetrics) -> None:
@@ -182,7 +189,9 @@ def _behavior(handler: grpc.RpcMethodHandler[Any, Any]) -> Any:
     )
 
 
-def _replace_behavior(handler: grpc.RpcMethodHandler[Any, Any], behavior: Any) -> grpc.RpcMethodHandler[Any, Any]:
+def _replace_behavior(
+    handler: grpc.RpcMethodHandler[Any, Any], behavior: Any
+) -> grpc.RpcMethodHandler[Any, Any]:
     factories = {
         (False, False): grpc.unary_unary_rpc_method_handler,
         (False, True): grpc.unary_stream_rpc_method_handler,

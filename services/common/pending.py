@@ -8,7 +8,6 @@ import grpc
 import grpc.aio
 
 
-
 def not_built_yet(rpc: str, issue: str) -> Any:
     """A handler that aborts with UNIMPLEMENTED and says which issue will build ``rpc``.
 
