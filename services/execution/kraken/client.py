@@ -1,0 +1,450 @@
+"""``KrakenSpotClient``: Kraken Spot REST over one pooled ``httpx.AsyncClient``.
+
+A private call takes its rate budget (REST counter per key, or the trading counter per pair for
+AddOrder and CancelOrder), then its nonce, builds the body once, signs exactly those bytes and sends
+them. Retries happen only for SAFE_TO_RETRY errors, with exponential backoff and jitter; AddOrder
+is never resent after an answer that leaves its outcome unknown. No Redis means nothing is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from decimal import Decimal
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+
+from services.execution.kraken import endpoints
+from services.execution.kraken.budget import RestBudget, TradingAction, TradingBudget, trading_cost
+from services.execution.kraken.config import KrakenSettings, NonceMode
+from services.execution.kraken.credentials import KrakenCredentials
+from services.execution.kraken.endpoints import Endpoint, Limiter
+from services.execution.kraken.errors import (
+    ConfigurationError,
+    HttpStatusError,
+    InvalidNonceError,
+    KrakenError,
+    RateLimitedError,
+    RateLimitScope,
+    RetryClass,
+    ServiceUnavailableError,
+    TransportError,
+    UnknownOutcomeError,
+    from_transport,
+)
+from services.execution.kraken.nonce import NonceKeeper
+from services.execution.kraken.orders import OrderRequest, Param
+from services.execution.kraken.wire import (
+    ORDER_DECIMALS,
+    PAIR_DECIMALS,
+    TRADE_DECIMALS,
+    decimal_fields,
+    encode_body,
+    form_value,
+    parse_result,
+    to_decimal,
+)
+
+logger = logging.getLogger(__name__)
+
+JsonObject = dict[str, Any]
+T = TypeVar("T")
+
+_MAX_BACKOFF = 5.0
+_RETRIED_HERE = (ServiceUnavailableError, TransportError, UnknownOutcomeError, HttpStatusError)
+
+
+class KrakenSpotClient:
+    """Kraken Spot REST. Public calls need nothing else; private calls need the keepers."""
+
+    def __init__(
+        self,
+        settings: KrakenSettings,
+        *,
+        credentials: KrakenCredentials | None = None,
+        nonces: NonceKeeper | None = None,
+        rest_budget: RestBudget | None = None,
+        trading_budget: TradingBudget | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._credentials = credentials
+        self._nonces = nonces
+        self._rest_budget = rest_budget
+        self._trading_budget = trading_budget
+        self._clock = clock
+        self._http = httpx.AsyncClient(
+            base_url=settings.api_url,
+            timeout=httpx.Timeout(settings.http_timeout, connect=settings.connect_timeout),
+            # Short keep-alive: a request written to a connection the server already closed
+            # fails after sending, which for AddOrder is an unknown outcome.
+            limits=httpx.Limits(max_connections=50, keepalive_expiry=5.0),
+            headers={"User-Agent": settings.user_agent},
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    async def __aenter__(self) -> KrakenSpotClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # Public market data.
+
+    async def time(self) -> JsonObject:
+        result: JsonObject = await self._public(endpoints.TIME, {})
+        return result
+
+    async def system_status(self) -> JsonObject:
+        result: JsonObject = await self._public(endpoints.SYSTEM_STATUS, {})
+        return result
+
+    async def assets(
+        self, asset: Sequence[str] | None = None, *, aclass: str | None = None
+    ) -> JsonObject:
+        params = _drop_none({"asset": _csv(asset), "aclass": aclass})
+        result: JsonObject = await self._public(endpoints.ASSETS, params)
+        return result
+
+    async def asset_pairs(
+        self, pair: Sequence[str] | None = None, *, info: str | None = None
+    ) -> JsonObject:
+        params = _drop_none({"pair": _csv(pair), "info": info})
+        result: JsonObject = await self._public(endpoints.ASSET_PAIRS, params)
+        for record in result.values():
+            decimal_fields(record, PAIR_DECIMALS)
+        return result
+
+    async def ticker(self, pair: Sequence[str] | None = None) -> JsonObject:
+        result: JsonObject = await self._public(endpoints.TICKER, _drop_none({"pair": _csv(pair)}))
+        for record in result.values():
+            for field in ("a", "b", "c", "v", "p", "l", "h"):
+                if field in record:
+                    record[field] = [to_decimal(v) for v in record[field]]
+            decimal_fields(record, ("o",))
+        return result
+
+    async def depth(self, pair: str, *, count: int | None = None) -> JsonObject:
+        params = _drop_none({"pair": pair, "count": count})
+        result: JsonObject = await self._public(endpoints.DEPTH, params)
+        for book in result.values():
+            for side in ("asks", "bids"):
+                book[side] = [
+                    [to_decimal(price), to_decimal(volume), *rest]
+                    for price, volume, *rest in book.get(side, [])
+                ]
+        return result
+
+    async def ohlc(self, pair: str, *, interval: int = 1, since: int | None = None) -> JsonObject:
+        params = _drop_none({"pair": pair, "interval": interval, "since": since})
+        result: JsonObject = await self._public(endpoints.OHLC, params)
+        for key, rows in result.items():
+            if key != "last":
+                result[key] = [
+                    [row[0], *(to_decimal(v) for v in row[1:7]), *row[7:]] for row in rows
+                ]
+        return result
+
+    # Private: account.
+
+    async def balance(self) -> dict[str, Decimal]:
+        result: JsonObject = await self._private(endpoints.BALANCE, {})
+        return {asset: to_decimal(amount) for asset, amount in result.items()}
+
+    async def balance_ex(self) -> dict[str, dict[str, Decimal]]:
+        result: JsonObject = await self._private(endpoints.BALANCE_EX, {})
+        return {
+            asset: {name: to_decimal(value) for name, value in fields.items()}
+            for asset, fields in result.items()
+        }
+
+    async def trade_balance(self, asset: str | None = None) -> dict[str, Decimal]:
+        result: JsonObject = await self._private(
+            endpoints.TRADE_BALANCE, _drop_none({"asset": asset})
+        )
+        return {name: to_decimal(value) for name, value in result.items()}
+
+    async def open_orders(
+        self, *, trades: bool = False, userref: int | None = None, cl_ord_id: str | None = None
+    ) -> JsonObject:
+        params = _drop_none({"trades": trades or None, "userref": userref, "cl_ord_id": cl_ord_id})
+        result: JsonObject = await self._private(endpoints.OPEN_ORDERS, params)
+        _orders_to_decimal(result.get("open", {}))
+        return result
+
+    async def closed_orders(
+        self,
+        *,
+        trades: bool = False,
+        userref: int | None = None,
+        cl_ord_id: str | None = None,
+        start: str | int | None = None,
+        end: str | int | None = None,
+        ofs: int | None = None,
+        closetime: str | None = None,
+    ) -> JsonObject:
+        params = _drop_none(
+            {
+                "trades": trades or None,
+                "userref": userref,
+                "cl_ord_id": cl_ord_id,
+                "start": start,
+                "end": end,
+                "ofs": ofs,
+                "closetime": closetime,
+            }
+        )
+        result: JsonObject = await self._private(endpoints.CLOSED_ORDERS, params)
+        _orders_to_decimal(result.get("closed", {}))
+        return result
+
+    async def query_orders(
+        self, txid: Sequence[str], *, trades: bool = False, userref: int | None = None
+    ) -> JsonObject:
+        if not 1 <= len(txid) <= 50:
+            raise ValueError("query_orders takes 1 to 50 txids")
+        params = _drop_none({"txid": ",".join(txid), "trades": trades or None, "userref": userref})
+        result: JsonObject = await self._private(endpoints.QUERY_ORDERS, params)
+        _orders_to_decimal(result)
+        return result
+
+    async def trades_history(
+        self,
+        *,
+        type: str | None = None,
+        trades: bool = False,
+        start: str | int | None = None,
+        end: str | int | None = None,
+        ofs: int | None = None,
+    ) -> JsonObject:
+        params = _drop_none(
+            {"type": type, "trades": trades or None, "start": start, "end": end, "ofs": ofs}
+        )
+        result: JsonObject = await self._private(endpoints.TRADES_HISTORY, params)
+        for trade in result.get("trades", {}).values():
+            decimal_fields(trade, TRADE_DECIMALS)
+        return result
+
+    # Private: trading.
+
+    async def add_order(self, order: OrderRequest) -> JsonObject:
+        """Place (or with ``validate`` only check) an order. Never resent on an unknown outcome."""
+        result: JsonObject = await self._private(
+            endpoints.ADD_ORDER,
+            order.params(),
+            pair=order.pair,
+            cost=trading_cost(TradingAction.ADD),
+        )
+        return result
+
+    async def cancel_order(
+        self,
+        *,
+        pair: str,
+        txid: str | None = None,
+        cl_ord_id: str | None = None,
+        order_age: float | None = None,
+    ) -> JsonObject:
+        """Cancel by ``txid`` (or userref) or by ``cl_ord_id``.
+
+        ``pair`` picks the trading counter, ``order_age`` (seconds since placed or amended) its
+        cost; unknown age is charged the worst case.
+        """
+        if (txid is None) == (cl_ord_id is None):
+            raise ValueError("cancel_order takes exactly one of txid and cl_ord_id")
+        result: JsonObject = await self._private(
+            endpoints.CANCEL_ORDER,
+            _drop_none({"txid": txid, "cl_ord_id": cl_ord_id}),
+            pair=pair,
+            cost=trading_cost(TradingAction.CANCEL, order_age),
+        )
+        return result
+
+    async def cancel_all(self) -> JsonObject:
+        result: JsonObject = await self._private(endpoints.CANCEL_ALL, {})
+        return result
+
+    async def cancel_all_orders_after(self, timeout: int) -> JsonObject:  # noqa: ASYNC109 - Kraken names it so
+        """The dead man's switch: cancel everything ``timeout`` s from now; 0 disables it."""
+        if not 0 <= timeout < 86400:
+            raise ValueError("timeout must be 0 to 86399 seconds")
+        result: JsonObject = await self._private(
+            endpoints.CANCEL_ALL_ORDERS_AFTER, {"timeout": timeout}
+        )
+        return result
+
+    # The request path.
+
+    async def _public(self, endpoint: Endpoint, params: Mapping[str, Param]) -> Any:
+        query = {k: form_value(v) for k, v in params.items()}
+
+        async def once() -> Any:
+            try:
+                response = await self._http.get(endpoint.path, params=query)
+            except httpx.HTTPError as exc:
+                raise from_transport(
+                    exc, endpoint=endpoint.name, idempotent=endpoint.idempotent
+                ) from exc
+            return self._parse(endpoint, response)
+
+        return await self._with_retries(endpoint, once)
+
+    async def _private(
+        self,
+        endpoint: Endpoint,
+        params: Mapping[str, Param],
+        *,
+        pair: str | None = None,
+        cost: float | None = None,
+    ) -> Any:
+        credentials, nonces = self._private_parts()
+        key_id = credentials.key_id
+        nonce_retried = False
+
+        async def send() -> Any:
+            await self._take_budget(endpoint, key_id, pair, cost)
+            try:
+                return await self._send_signed(endpoint, params, credentials, nonces)
+            except RateLimitedError as exc:
+                await self._mark_full(exc, key_id, pair)
+                raise
+
+        async def once() -> Any:
+            nonlocal nonce_retried
+            try:
+                return await send()
+            except InvalidNonceError:
+                if nonce_retried or nonces.mode_for(key_id) is not NonceMode.WINDOW:
+                    raise
+                # Window mode: a request refused for its nonce was not executed (decision 2).
+                nonce_retried = True
+                logger.info("invalid nonce; retrying once", extra={"endpoint": endpoint.name})
+                return await send()
+
+        return await self._with_retries(endpoint, once)
+
+    async def _send_signed(
+        self,
+        endpoint: Endpoint,
+        params: Mapping[str, Param],
+        credentials: KrakenCredentials,
+        nonces: NonceKeeper,
+    ) -> Any:
+        async with nonces.reserve(credentials.key_id) as nonce:
+            body, content_type = encode_body(params, nonce, self._settings.body_encoding)
+            headers = credentials.headers(endpoint.path, nonce, body)
+            headers["Content-Type"] = content_type
+            began = time.monotonic()
+            try:
+                response = await self._http.post(endpoint.path, content=body, headers=headers)
+            except httpx.HTTPError as exc:
+                raise from_transport(
+                    exc, endpoint=endpoint.name, idempotent=endpoint.idempotent
+                ) from exc
+            finally:
+                logger.debug(
+                    "kraken private call",
+                    extra={
+                        "endpoint": endpoint.name,
+                        "nonce": nonce,
+                        "elapsed_ms": round((time.monotonic() - began) * 1000, 1),
+                    },
+                )
+        return self._parse(endpoint, response)
+
+    def _parse(self, endpoint: Endpoint, response: httpx.Response) -> Any:
+        return parse_result(
+            response.status_code,
+            response.content,
+            endpoint=endpoint.name,
+            idempotent=endpoint.idempotent,
+            now=self._clock(),
+        )
+
+    async def _with_retries(self, endpoint: Endpoint, once: Callable[[], Awaitable[T]]) -> T:
+        attempt = 1
+        while True:
+            try:
+                return await once()
+            except KrakenError as exc:
+                # Rate limits, exhausted budgets, busy leases and Redis failures have already
+                # waited their bounded time or must fail fast; they go back to the caller.
+                retryable = exc.retry_class is RetryClass.SAFE_TO_RETRY and isinstance(
+                    exc, _RETRIED_HERE
+                )
+                logger.info(
+                    "kraken call failed",
+                    extra={
+                        "endpoint": endpoint.name,
+                        "attempt": attempt,
+                        "error": type(exc).__name__,
+                        "kraken_error": exc.kraken_error,
+                        "retry_class": exc.retry_class.value,
+                        "will_retry": retryable and attempt < self._settings.max_attempts,
+                    },
+                )
+                if not retryable or attempt >= self._settings.max_attempts:
+                    raise
+            delay = min(_MAX_BACKOFF, self._settings.backoff_base * 2 ** (attempt - 1))
+            await asyncio.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter
+            attempt += 1
+
+    async def _take_budget(
+        self, endpoint: Endpoint, key_id: str, pair: str | None, cost: float | None
+    ) -> None:
+        if endpoint.limiter is Limiter.REST:
+            assert self._rest_budget is not None  # noqa: S101 - checked by _private_parts
+            await self._rest_budget.take(key_id, endpoint.rest_cost)
+        elif endpoint.limiter is Limiter.TRADING:
+            assert self._trading_budget is not None  # noqa: S101 - checked by _private_parts
+            if pair is None or cost is None:
+                raise ValueError(f"{endpoint.name} needs the pair and the trading cost")
+            await self._trading_budget.take(pair, cost)
+
+    async def _mark_full(self, error: RateLimitedError, key_id: str, pair: str | None) -> None:
+        if error.scope in (RateLimitScope.REST, RateLimitScope.CONCURRENCY):
+            assert self._rest_budget is not None  # noqa: S101 - checked by _private_parts
+            await self._rest_budget.mark_full(key_id)
+        elif error.scope in (RateLimitScope.TRADING, RateLimitScope.TRADING_DOMAIN) and pair:
+            assert self._trading_budget is not None  # noqa: S101 - checked by _private_parts
+            await self._trading_budget.mark_full(pair)
+
+    def _private_parts(self) -> tuple[KrakenCredentials, NonceKeeper]:
+        if (
+            self._credentials is None
+            or self._nonces is None
+            or self._rest_budget is None
+            or self._trading_budget is None
+        ):
+            raise ConfigurationError(
+                "private Kraken calls need credentials, a nonce keeper and both budgets"
+            )
+        return self._credentials, self._nonces
+
+
+def _orders_to_decimal(orders: Mapping[str, Any]) -> None:
+    for order in orders.values():
+        decimal_fields(order, ORDER_DECIMALS)
+
+
+def _csv(values: Sequence[str] | None) -> str | None:
+    return ",".join(values) if values else None
+
+
+def _drop_none(params: Mapping[str, Param | None]) -> dict[str, Param]:
+    return {k: v for k, v in params.items() if v is not None}
