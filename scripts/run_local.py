@@ -184,7 +184,7 @@ def wait_until_serving(stack: Stack) -> None:
         dead = stack.exited()
         if dead is not None:
             raise SystemExit(
-                f"{dead.name} exited with {dead.process.returncode}; see .run/{dead.name}.log"
+                f"{dead.name} exited with {dead.process.returncode}; see {RUN / dead.name}.log"
             )
         if time.monotonic() > deadline:
             raise SystemExit(
@@ -256,7 +256,8 @@ def main() -> None:
         while (dead := stack.exited()) is None:
             time.sleep(0.5)
         print(
-            f"{dead.name} exited with {dead.process.returncode}; see .run/{dead.name}.log; stopping"
+            f"{dead.name} exited with {dead.process.returncode}; see {RUN / dead.name}.log",
+            "- stopping",
         )
     except KeyboardInterrupt:
         print("\nstopping…")

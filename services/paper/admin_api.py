@@ -1,0 +1,97 @@
+"""The test hooks under ``/_paper/``; not part of Kraken's API.
+
+- ``POST /_paper/faults`` with a :class:`~services.paper.faults.FaultSpec` as JSON, e.g.
+  ``{"kind": "drop_after_accept", "count": 5, "endpoints": ["AddOrder"]}``; answers the fault
+  with its ``id``. Kinds and their effect are listed in :mod:`services.paper.faults`.
+  ``GET /_paper/faults`` lists the live faults; ``DELETE /_paper/faults`` clears them all.
+  These three exist only while ``PAPER_FAULTS_ENABLED`` is true.
+- ``GET /_paper/orders`` (optional ``?status=open|closed|canceled|expired`` and ``?cl_ord_id=``):
+  ``{"count": N, "orders": [...]}`` in Kraken's order shape plus ``txid``, oldest first, so a
+  test can count what was really executed.
+- ``POST /_paper/price`` with ``{"pair": "XBTUSD", "price": "50000.0"}``: prints a trade at that
+  price, re-centres the book on it and settles resting orders and triggers at once.
+- ``GET /_paper/stats``: calls per endpoint, refusals per Kraken error string (with a summary of
+  nonce, signature, key and rate-limit refusals) and faults injected per kind.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal, InvalidOperation
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from services.paper.catalog import find_pair
+from services.paper.errors import KrakenError
+from services.paper.faults import FaultSpec
+from services.paper.rest import EXCHANGE
+from services.paper.views import order_view
+from services.paper.wire import JsonValue, json_response
+
+
+def _bad_request(message: str) -> web.Response:
+    return json_response({"error": message}, status=400)
+
+
+async def add_fault(request: web.Request) -> web.Response:
+    try:
+        spec = FaultSpec.model_validate_json(await request.read())
+    except ValidationError as exc:
+        return _bad_request(str(exc))
+    fault = request.app[EXCHANGE].faults.add(spec)
+    return json_response(fault.as_json(), status=201)
+
+
+async def list_faults(request: web.Request) -> web.Response:
+    faults: list[JsonValue] = [fault.as_json() for fault in request.app[EXCHANGE].faults.all()]
+    return json_response({"faults": faults})
+
+
+async def clear_faults(request: web.Request) -> web.Response:
+    request.app[EXCHANGE].faults.clear()
+    return json_response({"faults": []})
+
+
+async def list_orders(request: web.Request) -> web.Response:
+    status = request.query.get("status")
+    cl_ord_id = request.query.get("cl_ord_id")
+    orders = [
+        {"txid": order.txid, **order_view(order, with_trades=True)}
+        for order in request.app[EXCHANGE].engine.orders.values()
+        if (status is None or order.status == status)
+        and (cl_ord_id is None or order.request.cl_ord_id == cl_ord_id)
+    ]
+    return json_response({"count": len(orders), "orders": orders})
+
+
+async def set_price(request: web.Request) -> web.Response:
+    exchange = request.app[EXCHANGE]
+    try:
+        body = json.loads(await request.read())
+        pair = find_pair(str(body["pair"]))
+        price = Decimal(str(body["price"]))
+    except (ValueError, KeyError, TypeError, InvalidOperation, KrakenError) as exc:
+        return _bad_request(f"expected {{'pair': ..., 'price': '...'}}: {exc}")
+    if price <= 0 or price % pair.tick_size:
+        return _bad_request(f"price must be a positive multiple of {pair.tick_size}")
+    exchange.market.set_price(pair, price)
+    exchange.engine.settle(pair.id)
+    exchange.feed.publish([pair.id])
+    state = exchange.market.pairs[pair.id]
+    return json_response({"pair": pair.id, "last": state.last, "bid": state.best_bid(),
+                          "ask": state.best_ask()})
+
+
+async def stats(request: web.Request) -> web.Response:
+    return json_response(request.app[EXCHANGE].stats.as_json())
+
+
+def add_routes(app: web.Application, *, faults_enabled: bool) -> None:
+    if faults_enabled:
+        app.router.add_post("/_paper/faults", add_fault)
+        app.router.add_get("/_paper/faults", list_faults)
+        app.router.add_delete("/_paper/faults", clear_faults)
+    app.router.add_get("/_paper/orders", list_orders)
+    app.router.add_post("/_paper/price", set_price)
+    app.router.add_get("/_paper/stats", stats)
