@@ -41,10 +41,13 @@ test-unit: proto ## Run the unit tests only
 
 lint: proto ## ruff and mypy --strict on the source
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy services tradectl scripts
+	$(VENV)/bin/mypy services tradectl scripts bench
 
 run: proto ## Run the local stack: redis, paper exchange, signal, risk, execution (Ctrl-C stops)
 	$(PY) scripts/run_local.py
+
+bench: proto ## Benchmarks (not tests): figures measured side by side in one run
+	PYTHONPATH=.:gen $(PY) -m bench.nonce_bench
 
 clean: ## Remove generated code and the local run folder
 	rm -rf $(GEN) .run
