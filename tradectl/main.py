@@ -11,6 +11,8 @@ import os
 import sys
 from pathlib import Path
 
+from tradectl.commands import orders as order_commands
+from tradectl.commands import risk as risk_commands
 from tradectl.commands import status as status_commands
 from tradectl.connection import connect
 from tradectl.output import emit
@@ -49,12 +51,21 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("health", help="gRPC health of each service")
     commands.add_parser("status", help="health, latency and the gRPC services each one serves")
+    risk_commands.add_parser(commands)
+    order_commands.add_parsers(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     connection = connect(args.kong, args.apikey, args.key_file, args.user, args.groups)
+    if args.command == "risk":
+        print(risk_commands.run(args, connection))
+        return 0
+    if args.command in order_commands.COMMANDS:
+        order_rows, columns = order_commands.run(connection, args)
+        print(emit(order_rows, columns, args.json))
+        return 0
     if args.command == "health":
         rows = status_commands.health(connection)
         print(emit(rows, ["service", "target", "status", "ms"], args.json))

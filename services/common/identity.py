@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,9 @@ DEFAULT_AUDIENCE = "trading-platform"
 MAX_MINT_LIFETIME = 60
 MAX_ACCEPTED_LIFETIME = 300
 LEEWAY_SECONDS = 5
+# Verified tokens kept, so a caller that reuses its token (a service, tradectl) pays for the
+# signature check once per token rather than once per call.
+VERIFIED_CACHE_SIZE = 4096
 
 
 class IdentityError(Exception):
@@ -141,12 +145,28 @@ class TokenVerifier:
     ) -> None:
         self._trusted = dict(trusted)
         self.audience = audience
+        self._verified: OrderedDict[str, tuple[Identity, int]] = OrderedDict()
 
     @property
     def issuers(self) -> frozenset[str]:
         return frozenset(self._trusted)
 
     def verify(self, token: str) -> Identity:
+        """The token's identity; a token seen before is answered from the cache until it expires."""
+        cached = self._verified.get(token)
+        if cached is not None:
+            identity, expires = cached
+            if time.time() <= expires + LEEWAY_SECONDS:
+                self._verified.move_to_end(token)
+                return identity
+            del self._verified[token]
+        identity, expires = self._verify_signed(token)
+        self._verified[token] = (identity, expires)
+        if len(self._verified) > VERIFIED_CACHE_SIZE:
+            self._verified.popitem(last=False)
+        return identity
+
+    def _verify_signed(self, token: str) -> tuple[Identity, int]:
         try:
             unverified = jwt.decode(token, options={"verify_signature": False})
         except jwt.PyJWTError as exc:
@@ -175,9 +195,10 @@ class TokenVerifier:
         if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
             raise IdentityError("groups claim missing or malformed")
         request_id = claims.get("rid")
-        return Identity(
+        identity = Identity(
             issuer=issuer,
             subject=str(claims["sub"]),
             groups=frozenset(groups),
             request_id=request_id if isinstance(request_id, str) else None,
         )
+        return identity, int(claims["exp"])

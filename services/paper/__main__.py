@@ -21,13 +21,23 @@ def main() -> int:
     except ConfigError as exc:
         log.error("cannot start", extra={"reason": str(exc)})
         return 2
-    log.info("paper exchange starting", extra={
-        "host": settings.paper_host, "port": settings.paper_port,
-        "tier": settings.paper_tier.value, "nonce_window": settings.paper_nonce_window,
-        "seed": settings.paper_seed,
-    })
-    web.run_app(build_app(settings), host=settings.paper_host, port=settings.paper_port,
-                print=None, access_log=None)
+    log.info(
+        "paper exchange starting",
+        extra={
+            "host": settings.paper_host,
+            "port": settings.paper_port,
+            "tier": settings.paper_tier.value,
+            "nonce_window": settings.paper_nonce_window,
+            "seed": settings.paper_seed,
+        },
+    )
+    web.run_app(
+        build_app(settings),
+        host=settings.paper_host,
+        port=settings.paper_port,
+        print=None,
+        access_log=None,
+    )
     return 0
 
 

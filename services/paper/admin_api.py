@@ -79,8 +79,9 @@ async def set_price(request: web.Request) -> web.Response:
     exchange.engine.settle(pair.id)
     exchange.feed.publish([pair.id])
     state = exchange.market.pairs[pair.id]
-    return json_response({"pair": pair.id, "last": state.last, "bid": state.best_bid(),
-                          "ask": state.best_ask()})
+    return json_response(
+        {"pair": pair.id, "last": state.last, "bid": state.best_bid(), "ask": state.best_ask()}
+    )
 
 
 async def stats(request: web.Request) -> web.Response:

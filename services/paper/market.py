@@ -133,8 +133,12 @@ class Market:
         steps = _HISTORY_SECONDS // _HISTORY_STEP_SECONDS
         for index in range(steps, 0, -1):
             self._walk(state)
-            self._print(state, state.last, self._random_volume(state.pair),
-                        now - index * _HISTORY_STEP_SECONDS * 1_000_000_000)
+            self._print(
+                state,
+                state.last,
+                self._random_volume(state.pair),
+                now - index * _HISTORY_STEP_SECONDS * 1_000_000_000,
+            )
 
     def _walk(self, state: PairMarket) -> None:
         tick = state.pair.tick_size

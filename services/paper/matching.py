@@ -93,13 +93,25 @@ class MatchingEngine:
         self.orders[order.txid] = order
         self._take(order, fills)
         if order.remaining > 0 and rest_volume <= 0:
-            self._close(order, "canceled", "Insufficient liquidity" if
-                        request.ordertype == "market" else "IOC order remainder")
+            self._close(
+                order,
+                "canceled",
+                "Insufficient liquidity"
+                if request.ordertype == "market"
+                else "IOC order remainder",
+            )
         elif order.remaining > 0:
             self._hold(order)
-        log.info("order placed", extra={"txid": order.txid, "pair": request.pair.altname,
-                                        "side": request.side, "ordertype": request.ordertype,
-                                        "status": order.status})
+        log.info(
+            "order placed",
+            extra={
+                "txid": order.txid,
+                "pair": request.pair.altname,
+                "side": request.side,
+                "ordertype": request.ordertype,
+                "status": order.status,
+            },
+        )
         self.settle(request.pair.id)
         return order
 

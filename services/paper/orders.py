@@ -21,6 +21,7 @@ _ID_ALPHABET = string.ascii_uppercase + string.digits
 
 def kraken_id(prefix: str) -> str:
     """An id in Kraken's shape, ``OU22CG-KLAF2-FWUDD7`` for orders, ``T…`` for trades."""
+
     def chunk(size: int) -> str:
         return "".join(secrets.choice(_ID_ALPHABET) for _ in range(size))
 

@@ -75,15 +75,25 @@ def trade_balance(exchange: Exchange, params: Params) -> JsonValue:
             equity += exchange.ledger.balances[asset.id] * rate
     text = fixed(equity, target.decimals)
     zero = fixed(Decimal(0), target.decimals)
-    return {"eb": text, "tb": text, "m": zero, "n": zero, "c": zero, "v": zero, "e": text,
-            "mf": text, "uv": zero}
+    return {
+        "eb": text,
+        "tb": text,
+        "m": zero,
+        "n": zero,
+        "c": zero,
+        "v": zero,
+        "e": text,
+        "mf": text,
+        "uv": zero,
+    }
 
 
 def _filtered(orders: Iterable[Order], params: Params) -> list[Order]:
     userref = params.integer("userref")
     cl_ord_id = params.text("cl_ord_id")
     return [
-        order for order in orders
+        order
+        for order in orders
         if (userref is None or order.request.userref == userref)
         and (cl_ord_id is None or order.request.cl_ord_id == cl_ord_id)
     ]
@@ -123,7 +133,8 @@ def closed_orders(exchange: Exchange, params: Params) -> JsonValue:
 
     orders = sorted(
         (
-            order for order in _filtered(exchange.engine.orders.values(), params)
+            order
+            for order in _filtered(exchange.engine.orders.values(), params)
             if not order.is_open
             and (start is None or when(order) > start)
             and (end is None or when(order) <= end)
@@ -131,7 +142,7 @@ def closed_orders(exchange: Exchange, params: Params) -> JsonValue:
         key=when,
         reverse=True,
     )
-    page = orders[offset:offset + PAGE]
+    page = orders[offset : offset + PAGE]
     return {
         "closed": {o.txid: order_view(o, with_trades=with_trades) for o in page},
         "count": len(orders),
@@ -159,15 +170,21 @@ def query_orders(exchange: Exchange, params: Params) -> JsonValue:
 
 def trades_history(exchange: Exchange, params: Params) -> JsonValue:
     trade_type = params.text("type") or "all"
-    if trade_type not in ("all", "any position", "closed position", "closing position",
-                          "no position"):
+    if trade_type not in (
+        "all",
+        "any position",
+        "closed position",
+        "closing position",
+        "no position",
+    ):
         raise invalid_argument("type")
     start = params.decimal("start")
     end = params.decimal("end")
     offset = params.integer("ofs") or 0
     trades = sorted(
         (
-            trade for trade in exchange.engine.trades.values()
+            trade
+            for trade in exchange.engine.trades.values()
             if trade_type in ("all", "no position")
             and (start is None or trade.time > start)
             and (end is None or trade.time <= end)
@@ -175,7 +192,7 @@ def trades_history(exchange: Exchange, params: Params) -> JsonValue:
         key=lambda trade: trade.time,
         reverse=True,
     )
-    page = trades[offset:offset + PAGE]
+    page = trades[offset : offset + PAGE]
     return {"trades": {trade.txid: trade_view(trade) for trade in page}, "count": len(trades)}
 
 
@@ -267,8 +284,9 @@ async def private_call(request: web.Request) -> web.Response:
         body = await request.read()
         params = Params.from_body(body, request.content_type)
         api_key = request.headers.get("API-Key")
-        exchange.auth.verify(request.raw_path, api_key, request.headers.get("API-Sign"), body,
-                             params)
+        exchange.auth.verify(
+            request.raw_path, api_key, request.headers.get("API-Sign"), body, params
+        )
         cost = rest_cost(endpoint)
         if cost and not exchange.rest_counter.take(api_key or "", cost):
             raise KrakenError(errors.REST_RATE_LIMIT)

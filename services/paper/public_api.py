@@ -194,16 +194,18 @@ def ohlc(exchange: Exchange, params: Params) -> JsonValue:
             continue
         prints = candles[start]
         volume, vwap, count, low, high = trade_stats(prints)
-        rows.append([
-            start,
-            fixed(prints[0].price, pair.pair_decimals),
-            fixed(high, pair.pair_decimals),
-            fixed(low, pair.pair_decimals),
-            fixed(prints[-1].price, pair.pair_decimals),
-            fixed(vwap, pair.pair_decimals),
-            fixed(volume, pair.lot_decimals),
-            count,
-        ])
+        rows.append(
+            [
+                start,
+                fixed(prints[0].price, pair.pair_decimals),
+                fixed(high, pair.pair_decimals),
+                fixed(low, pair.pair_decimals),
+                fixed(prints[-1].price, pair.pair_decimals),
+                fixed(vwap, pair.pair_decimals),
+                fixed(volume, pair.lot_decimals),
+                count,
+            ]
+        )
     # ``last`` names the newest committed candle; the newest row is still forming.
     last = starts[-2] if len(starts) > 1 else (starts[0] if starts else 0)
     return {pair.id: rows, "last": last}

@@ -24,8 +24,11 @@ Call = Callable[[], Awaitable[JsonValue]]
 
 def _fault_response(spec: FaultSpec, endpoint: str) -> web.Response:
     if spec.kind is FaultKind.HTTP_5XX:
-        return web.Response(status=spec.status, text=f"<html><body>{spec.status}</body></html>",
-                            content_type="text/html")
+        return web.Response(
+            status=spec.status,
+            text=f"<html><body>{spec.status}</body></html>",
+            content_type="text/html",
+        )
     text = {
         FaultKind.SERVICE_UNAVAILABLE: errors.SERVICE_UNAVAILABLE,
         FaultKind.SERVICE_BUSY: errors.SERVICE_BUSY,

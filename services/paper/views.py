@@ -40,8 +40,9 @@ def order_view(order: Order, *, with_trades: bool) -> dict[str, JsonValue]:
         "cost": fixed(order.cost, pair.cost_decimals),
         "fee": fixed(order.fee, pair.cost_decimals),
         "price": fixed(order.average_price, pair.cost_decimals),
-        "stopprice": fixed(request.price if order.triggered and request.price else Decimal(0),
-                           pair.cost_decimals),
+        "stopprice": fixed(
+            request.price if order.triggered and request.price else Decimal(0), pair.cost_decimals
+        ),
         "limitprice": fixed(order.limit_price or Decimal(0), pair.cost_decimals),
         "misc": "stopped" if order.triggered else "",
         "oflags": ",".join(sorted((request.oflags - {"fcib", "fciq"}) | {fee_flag})),

@@ -59,8 +59,9 @@ def _diff(old: Levels, new: Levels) -> Levels:
 
 def _checksum(state: PairMarket) -> int:
     pair = state.pair
-    return book_checksum(state.asks.items(), state.bids.items(), pair.pair_decimals,
-                         pair.lot_decimals)
+    return book_checksum(
+        state.asks.items(), state.bids.items(), pair.pair_decimals, pair.lot_decimals
+    )
 
 
 def _trade_entry(trade: PublicTrade, pair: Pair) -> JsonValue:
@@ -126,21 +127,34 @@ class Feed:
             fresh = [t for t in state.trades if t.trade_id > session.trades[pair_id]]
             if fresh:
                 session.trades[pair_id] = fresh[-1].trade_id
-                session.send({"channel": "trade", "type": "update",
-                              "data": [_trade_entry(t, state.pair) for t in fresh]})
+                session.send(
+                    {
+                        "channel": "trade",
+                        "type": "update",
+                        "data": [_trade_entry(t, state.pair) for t in fresh],
+                    }
+                )
         book = session.books.get(pair_id)
         if book is not None:
             asks, bids = _view(state, book.depth)
             ask_changes, bid_changes = _diff(book.asks, asks), _diff(book.bids, bids)
             book.asks, book.bids = asks, bids
             if ask_changes or bid_changes:
-                session.send({"channel": "book", "type": "update", "data": [{
-                    "symbol": state.pair.v2,
-                    "bids": _book_side(bid_changes, state.pair, descending=True),
-                    "asks": _book_side(ask_changes, state.pair, descending=False),
-                    "checksum": _checksum(state),
-                    "timestamp": _timestamp(),
-                }]})
+                session.send(
+                    {
+                        "channel": "book",
+                        "type": "update",
+                        "data": [
+                            {
+                                "symbol": state.pair.v2,
+                                "bids": _book_side(bid_changes, state.pair, descending=True),
+                                "asks": _book_side(ask_changes, state.pair, descending=False),
+                                "checksum": _checksum(state),
+                                "timestamp": _timestamp(),
+                            }
+                        ],
+                    }
+                )
 
     def _ticker(self, state: PairMarket, kind: str) -> JsonValue:
         pair = state.pair
@@ -161,10 +175,20 @@ class Feed:
         session = Session(ws)
         session.idle_since = asyncio.get_running_loop().time()
         self._sessions.add(session)
-        session.send({"channel": "status", "type": "update", "data": [{
-            "api_version": "v2", "connection_id": next(self._connection_ids),
-            "system": "online", "version": "2.0.10",
-        }]})
+        session.send(
+            {
+                "channel": "status",
+                "type": "update",
+                "data": [
+                    {
+                        "api_version": "v2",
+                        "connection_id": next(self._connection_ids),
+                        "system": "online",
+                        "version": "2.0.10",
+                    }
+                ],
+            }
+        )
         writer = asyncio.create_task(self._write(session))
         try:
             async for message in ws:
@@ -199,8 +223,14 @@ class Feed:
             request: Any = json.loads(text, parse_float=Decimal)
             method = request["method"]
         except (ValueError, KeyError, TypeError):
-            session.send({"error": "Malformed request", "success": False, "time_in": time_in,
-                          "time_out": _timestamp()})
+            session.send(
+                {
+                    "error": "Malformed request",
+                    "success": False,
+                    "time_in": time_in,
+                    "time_out": _timestamp(),
+                }
+            )
             return
         req_id = request.get("req_id")
         tail: dict[str, JsonValue] = {"time_in": time_in}
@@ -223,12 +253,17 @@ class Feed:
                 if snapshot is not None:
                     session.send(snapshot)
         else:
-            session.send({"error": "Method not found", "method": str(method), "success": False,
-                          **tail, "time_out": _timestamp()})
+            session.send(
+                {
+                    "error": "Method not found",
+                    "method": str(method),
+                    "success": False,
+                    **tail,
+                    "time_out": _timestamp(),
+                }
+            )
 
-    def _subscription(
-        self, session: Session, method: str, params: dict[str, Any]
-    ) -> list[_Ack]:
+    def _subscription(self, session: Session, method: str, params: dict[str, Any]) -> list[_Ack]:
         """One ``(result, error, snapshot)`` per symbol; the ack goes first, then the snapshot."""
         channel = params.get("channel")
         if channel not in CHANNELS:
@@ -289,13 +324,22 @@ class Feed:
         if channel == "trade":
             recent = list(state.trades)[-TRADE_SNAPSHOT:]
             session.trades[pair.id] = recent[-1].trade_id if recent else 0
-            return {"channel": "trade", "type": "snapshot",
-                       "data": [_trade_entry(t, pair) for t in recent]}
+            return {
+                "channel": "trade",
+                "type": "snapshot",
+                "data": [_trade_entry(t, pair) for t in recent],
+            }
         asks, bids = _view(state, depth)
         session.books[pair.id] = _BookSubscription(depth, asks, bids)
-        return {"channel": "book", "type": "snapshot", "data": [{
-            "symbol": pair.v2,
-            "bids": _book_side(bids, pair, descending=True),
-            "asks": _book_side(asks, pair, descending=False),
-            "checksum": _checksum(state),
-        }]}
+        return {
+            "channel": "book",
+            "type": "snapshot",
+            "data": [
+                {
+                    "symbol": pair.v2,
+                    "bids": _book_side(bids, pair, descending=True),
+                    "asks": _book_side(asks, pair, descending=False),
+                    "checksum": _checksum(state),
+                }
+            ],
+        }

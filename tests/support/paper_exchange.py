@@ -176,8 +176,9 @@ class PaperExchange:
         nonce: int | None = None,
     ) -> dict[str, Any]:
         """A signed private call; returns Kraken's envelope ``{"error": [...], "result": ...}``."""
-        path, body, headers = self.signed_request(endpoint, params, json_body=json_body,
-                                                  nonce=nonce)
+        path, body, headers = self.signed_request(
+            endpoint, params, json_body=json_body, nonce=nonce
+        )
         response = self.http.post(path, content=body, headers=headers)
         response.raise_for_status()
         envelope: dict[str, Any] = response.json()
@@ -217,4 +218,3 @@ class PaperExchange:
         response.raise_for_status()
         stats: dict[str, Any] = response.json()
         return stats
-

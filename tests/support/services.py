@@ -54,7 +54,7 @@ def service_env(keys: Keys, port: int, extra: Mapping[str, str] | None = None) -
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("KRAKEN_", "IDENTITY_", "GRPC_", "METRICS_"))
+        if not key.startswith(("KRAKEN_", "IDENTITY_", "GRPC_", "METRICS_", "REDIS_"))
     }
     env.update(
         {
@@ -62,6 +62,8 @@ def service_env(keys: Keys, port: int, extra: Mapping[str, str] | None = None) -
             "GRPC_LISTEN_ADDR": f"127.0.0.1:{port}",
             "METRICS_PORT": "0",
             "IDENTITY_TRUSTED_KEYS": keys.trusted,
+            # Never the machine's Redis: a test that needs one passes its private REDIS_URL.
+            "REDIS_URL": "redis://127.0.0.1:1/0",
         }
     )
     env.update(extra or {})

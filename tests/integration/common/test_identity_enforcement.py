@@ -9,6 +9,7 @@ from pathlib import Path
 import grpc
 import pytest
 
+from tests.support.redis_server import RedisServer
 from tests.support.services import Keys, RunningService, running_service
 from trading.risk.v1 import risk_pb2, risk_pb2_grpc
 
@@ -16,8 +17,10 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def risk(keys: Keys, log_dir: Path) -> Iterator[RunningService]:
-    with running_service("services.risk", keys, log_dir) as service:
+def risk(keys: Keys, log_dir: Path, redis_server: RedisServer) -> Iterator[RunningService]:
+    with running_service(
+        "services.risk", keys, log_dir, {"REDIS_URL": redis_server.url}
+    ) as service:
         yield service
 
 
@@ -65,12 +68,12 @@ def test_valid_token_without_the_group_is_permission_denied(
     assert "lab-1" in (error.details() or "")
 
 
-def test_the_right_group_reaches_the_handler(risk: RunningService, keys: Keys) -> None:
+def test_the_right_group_passes(risk: RunningService, keys: Keys) -> None:
     token = keys.issuer().mint("desk-a", ["traders"])
-    error = call_get_limits(risk.target, bearer(token))
-    # The handler itself answered: authentication and authorization let the call through.
-    assert error.code() is grpc.StatusCode.UNIMPLEMENTED
-    assert "issue #4" in (error.details() or "")
+    with grpc.insecure_channel(risk.target) as channel:
+        stub = risk_pb2_grpc.RiskServiceStub(channel)
+        reply = stub.GetLimits(risk_pb2.GetLimitsRequest(), metadata=bearer(token), timeout=5)
+    assert reply.limits.allowed_pairs
 
 
 def test_risk_officer_only_rpc_refuses_a_trader(risk: RunningService, keys: Keys) -> None:
@@ -87,9 +90,10 @@ def test_request_id_is_kept_and_logged(risk: RunningService, keys: Keys) -> None
     metadata = (*bearer(token), ("x-request-id", "rid-from-kong-123"))
     with grpc.insecure_channel(risk.target) as channel:
         stub = risk_pb2_grpc.RiskServiceStub(channel)
-        with pytest.raises(grpc.RpcError) as failed:
-            stub.GetLimits(risk_pb2.GetLimitsRequest(), metadata=metadata, timeout=5)
-    trailing = dict(failed.value.trailing_metadata() or ())
+        _, call = stub.GetLimits.with_call(
+            risk_pb2.GetLimitsRequest(), metadata=metadata, timeout=5
+        )
+    trailing = dict(call.trailing_metadata() or ())
     assert trailing.get("x-request-id") == "rid-from-kong-123"
     deadline = time.monotonic() + 5
     while '"request_id": "rid-from-kong-123"' not in risk.log():

@@ -17,9 +17,17 @@ def test_accept_then_drop_executes_the_order_but_sends_no_response(paper: PaperE
     cl_ord_id = str(uuid.uuid4())
 
     with pytest.raises(httpx.RemoteProtocolError):
-        paper.private("AddOrder", {"pair": "XBTUSD", "type": "buy", "ordertype": "limit",
-                                   "volume": "0.01", "price": "50000.0",
-                                   "cl_ord_id": cl_ord_id})
+        paper.private(
+            "AddOrder",
+            {
+                "pair": "XBTUSD",
+                "type": "buy",
+                "ordertype": "limit",
+                "volume": "0.01",
+                "price": "50000.0",
+                "cl_ord_id": cl_ord_id,
+            },
+        )
 
     assert paper.orders(cl_ord_id=cl_ord_id)["count"] == 1
     reconciled = paper.private("OpenOrders", {"cl_ord_id": cl_ord_id})["result"]["open"]
@@ -40,8 +48,13 @@ def test_service_faults_refuse_without_executing(
 ) -> None:
     paper.add_fault(kind, count=2, endpoints=["AddOrder"])
     count = paper.orders()["count"]
-    order = {"pair": "XBTUSD", "type": "buy", "ordertype": "limit", "volume": "0.01",
-             "price": "50000.0"}
+    order = {
+        "pair": "XBTUSD",
+        "type": "buy",
+        "ordertype": "limit",
+        "volume": "0.01",
+        "price": "50000.0",
+    }
 
     errors = [paper.private("AddOrder", order)["error"] for _ in range(3)]
 

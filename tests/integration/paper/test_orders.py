@@ -49,8 +49,14 @@ def test_limit_order_rests_then_fills_when_the_price_crosses(paper: PaperExchang
     cl_ord_id = str(uuid.uuid4())
     placed = paper.private(
         "AddOrder",
-        {"pair": "ETHUSD", "type": "buy", "ordertype": "limit", "volume": "1.5",
-         "price": "3000.00", "cl_ord_id": cl_ord_id},
+        {
+            "pair": "ETHUSD",
+            "type": "buy",
+            "ordertype": "limit",
+            "volume": "1.5",
+            "price": "3000.00",
+            "cl_ord_id": cl_ord_id,
+        },
         json_body=True,
     )
     txid = placed["result"]["txid"][0]
@@ -73,8 +79,13 @@ def test_stop_loss_triggers_on_the_last_price(paper: PaperExchange) -> None:
     paper.set_price("SOLUSD", "150.00")
     placed = paper.private(
         "AddOrder",
-        {"pair": "SOLUSD", "type": "sell", "ordertype": "stop-loss", "volume": "2",
-         "price": "140.00"},
+        {
+            "pair": "SOLUSD",
+            "type": "sell",
+            "ordertype": "stop-loss",
+            "volume": "2",
+            "price": "140.00",
+        },
     )
     txid = placed["result"]["txid"][0]
     assert _order(paper, txid)["status"] == "open"
@@ -91,8 +102,14 @@ def test_take_profit_limit_rests_at_its_limit_after_the_trigger(paper: PaperExch
     paper.set_price("XBTEUR", "60000.0")
     placed = paper.private(
         "AddOrder",
-        {"pair": "XBTEUR", "type": "sell", "ordertype": "take-profit-limit", "volume": "0.1",
-         "price": "61000.0", "price2": "62000.0"},
+        {
+            "pair": "XBTEUR",
+            "type": "sell",
+            "ordertype": "take-profit-limit",
+            "volume": "0.1",
+            "price": "61000.0",
+            "price2": "62000.0",
+        },
     )
     txid = placed["result"]["txid"][0]
 
@@ -111,20 +128,37 @@ def test_validate_checks_without_placing(paper: PaperExchange) -> None:
 
     envelope = paper.private(
         "AddOrder",
-        {"pair": "XBTUSD", "type": "buy", "ordertype": "limit", "volume": "1.25",
-         "price": "37500", "validate": "true"},
+        {
+            "pair": "XBTUSD",
+            "type": "buy",
+            "ordertype": "limit",
+            "volume": "1.25",
+            "price": "37500",
+            "validate": "true",
+        },
     )
 
-    assert envelope == {"error": [], "result": {
-        "descr": {"order": "buy 1.25000000 XBTUSD @ limit 37500.0"}}}
+    assert envelope == {
+        "error": [],
+        "result": {"descr": {"order": "buy 1.25000000 XBTUSD @ limit 37500.0"}},
+    }
     assert paper.orders()["count"] == count
 
 
 def test_cancel_by_cl_ord_id_releases_the_hold(paper: PaperExchange) -> None:
     paper.set_price("XBTUSD", "60000.0")
     cl_ord_id = uuid.uuid4().hex
-    paper.private("AddOrder", {"pair": "XBTUSD", "type": "buy", "ordertype": "limit",
-                               "volume": "0.5", "price": "50000.0", "cl_ord_id": cl_ord_id})
+    paper.private(
+        "AddOrder",
+        {
+            "pair": "XBTUSD",
+            "type": "buy",
+            "ordertype": "limit",
+            "volume": "0.5",
+            "price": "50000.0",
+            "cl_ord_id": cl_ord_id,
+        },
+    )
 
     cancelled = paper.private("CancelOrder", {"cl_ord_id": cl_ord_id})
     again = paper.private("CancelOrder", {"cl_ord_id": cl_ord_id})
@@ -141,8 +175,16 @@ def test_cancel_by_cl_ord_id_releases_the_hold(paper: PaperExchange) -> None:
 def test_cancel_all_and_the_dead_mans_switch(paper: PaperExchange) -> None:
     paper.set_price("XBTUSD", "60000.0")
     for price in ("40000.0", "41000.0"):
-        paper.private("AddOrder", {"pair": "XBTUSD", "type": "buy", "ordertype": "limit",
-                                   "volume": "0.01", "price": price})
+        paper.private(
+            "AddOrder",
+            {
+                "pair": "XBTUSD",
+                "type": "buy",
+                "ordertype": "limit",
+                "volume": "0.01",
+                "price": price,
+            },
+        )
 
     armed = paper.private("CancelAllOrdersAfter", {"timeout": "60"})["result"]
     disarmed = paper.private("CancelAllOrdersAfter", {"timeout": "0"})["result"]
@@ -156,8 +198,13 @@ def test_cancel_all_and_the_dead_mans_switch(paper: PaperExchange) -> None:
 
 def test_order_rules_answer_with_krakens_errors(paper: PaperExchange) -> None:
     def add(**fields: str) -> list[str]:
-        base = {"pair": "XBTUSD", "type": "buy", "ordertype": "limit", "volume": "0.01",
-                "price": "50000.0"}
+        base = {
+            "pair": "XBTUSD",
+            "type": "buy",
+            "ordertype": "limit",
+            "volume": "0.01",
+            "price": "50000.0",
+        }
         errors: list[str] = paper.private("AddOrder", {**base, **fields})["error"]
         return errors
 

@@ -24,7 +24,11 @@ def test_asset_pairs_carry_krakens_metadata(paper: PaperExchange) -> None:
     assert set(pairs) >= {"XXBTZUSD", "XETHZUSD", "SOLUSD", "XXBTZEUR"}
     xbt = pairs["XXBTZUSD"]
     assert (xbt["altname"], xbt["wsname"], xbt["base"], xbt["quote"]) == (
-        "XBTUSD", "XBT/USD", "XXBT", "ZUSD")
+        "XBTUSD",
+        "XBT/USD",
+        "XXBT",
+        "ZUSD",
+    )
     assert (xbt["pair_decimals"], xbt["lot_decimals"], xbt["cost_decimals"]) == (1, 8, 5)
     assert (xbt["ordermin"], xbt["costmin"], xbt["tick_size"]) == ("0.0001", "0.5", "0.1")
     assert xbt["fees"][0] == [0, 0.26]
@@ -56,7 +60,8 @@ def test_ticker_depth_and_trades_agree_with_a_set_price(paper: PaperExchange) ->
     assert depth["asks"][0][0] == ticker["a"][0] == f"{Decimal(str(book['ask'])):.1f}"
     assert len(depth["bids"]) == 5
     assert [Decimal(level[0]) for level in depth["bids"]] == sorted(
-        (Decimal(level[0]) for level in depth["bids"]), reverse=True)
+        (Decimal(level[0]) for level in depth["bids"]), reverse=True
+    )
     (last_trade,) = trades["XXBTZUSD"]
     assert last_trade[0] == "61234.5"
     assert int(trades["last"]) > 10**18
@@ -86,4 +91,6 @@ def test_public_call_by_post_form_as_krakenex_sends_it(paper: PaperExchange) -> 
 
 def test_unknown_pair_is_krakens_error(paper: PaperExchange) -> None:
     assert paper.public("Ticker", pair="DOGEUSD") == {
-        "error": ["EQuery:Unknown asset pair"], "result": {}}
+        "error": ["EQuery:Unknown asset pair"],
+        "result": {},
+    }

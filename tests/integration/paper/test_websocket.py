@@ -44,6 +44,7 @@ async def _next(ws: aiohttp.ClientWebSocketResponse, **match: str) -> dict[str, 
 
 def _client_checksum(asks: dict[Decimal, Decimal], bids: dict[Decimal, Decimal]) -> int:
     """Kraken's recipe done on the client: fixed decimals, drop '.', strip leading zeros."""
+
     def text(price: Decimal, qty: Decimal) -> str:
         price_text = f"{price:.{BTC_USD_PRICE_DECIMALS}f}".replace(".", "").lstrip("0")
         qty_text = f"{qty:.{BTC_USD_QTY_DECIMALS}f}".replace(".", "").lstrip("0")
@@ -54,8 +55,9 @@ def _client_checksum(asks: dict[Decimal, Decimal], bids: dict[Decimal, Decimal])
     return zlib.crc32("".join(text(p, q) for p, q in top_asks + top_bids).encode())
 
 
-def _apply(side: dict[Decimal, Decimal], levels: list[dict[str, Decimal]], depth: int,
-           *, descending: bool) -> None:
+def _apply(
+    side: dict[Decimal, Decimal], levels: list[dict[str, Decimal]], depth: int, *, descending: bool
+) -> None:
     for level in levels:
         if level["qty"] == 0:
             side.pop(level["price"], None)
@@ -76,8 +78,13 @@ async def test_book_checksums_verify_over_many_updates(
     ws: aiohttp.ClientWebSocketResponse,
 ) -> None:
     depth = 10
-    await ws.send_json({"method": "subscribe", "req_id": 7,
-                        "params": {"channel": "book", "symbol": ["BTC/USD"], "depth": depth}})
+    await ws.send_json(
+        {
+            "method": "subscribe",
+            "req_id": 7,
+            "params": {"channel": "book", "symbol": ["BTC/USD"], "depth": depth},
+        }
+    )
     ack = await _next(ws, method="subscribe")
     snapshot = await _next(ws, channel="book", type="snapshot")
     asks: dict[Decimal, Decimal] = {}
@@ -87,8 +94,7 @@ async def test_book_checksums_verify_over_many_updates(
 
     assert ack["success"] is True
     assert ack["req_id"] == 7
-    assert ack["result"] == {"channel": "book", "symbol": "BTC/USD", "depth": 10,
-                             "snapshot": True}
+    assert ack["result"] == {"channel": "book", "symbol": "BTC/USD", "depth": 10, "snapshot": True}
     assert _client_checksum(asks, bids) == snapshot["data"][0]["checksum"]
 
     verified = 0
@@ -104,11 +110,13 @@ async def test_book_checksums_verify_over_many_updates(
 async def test_ticker_and_trade_snapshots_then_updates(
     ws: aiohttp.ClientWebSocketResponse,
 ) -> None:
-    await ws.send_json({"method": "subscribe",
-                        "params": {"channel": "ticker", "symbol": ["ETH/USD"]}})
+    await ws.send_json(
+        {"method": "subscribe", "params": {"channel": "ticker", "symbol": ["ETH/USD"]}}
+    )
     ticker = await _next(ws, channel="ticker", type="snapshot")
-    await ws.send_json({"method": "subscribe",
-                        "params": {"channel": "trade", "symbol": ["ETH/USD"]}})
+    await ws.send_json(
+        {"method": "subscribe", "params": {"channel": "trade", "symbol": ["ETH/USD"]}}
+    )
     trades = await _next(ws, channel="trade", type="snapshot")
     update = await _next(ws, channel="trade", type="update")
 
@@ -123,11 +131,17 @@ async def test_ticker_and_trade_snapshots_then_updates(
 async def test_unsupported_pair_and_channel_are_refused(
     ws: aiohttp.ClientWebSocketResponse,
 ) -> None:
-    await ws.send_json({"method": "subscribe", "req_id": 1,
-                        "params": {"channel": "ticker", "symbol": ["DOGE/XYZ"]}})
+    await ws.send_json(
+        {
+            "method": "subscribe",
+            "req_id": 1,
+            "params": {"channel": "ticker", "symbol": ["DOGE/XYZ"]},
+        }
+    )
     pair_ack = await _next(ws, method="subscribe")
-    await ws.send_json({"method": "subscribe", "req_id": 2,
-                        "params": {"channel": "nope", "symbol": ["BTC/USD"]}})
+    await ws.send_json(
+        {"method": "subscribe", "req_id": 2, "params": {"channel": "nope", "symbol": ["BTC/USD"]}}
+    )
     channel_ack = await _next(ws, method="subscribe")
 
     assert pair_ack["success"] is False
@@ -138,11 +152,13 @@ async def test_unsupported_pair_and_channel_are_refused(
 async def test_ping_pong_and_unsubscribe(ws: aiohttp.ClientWebSocketResponse) -> None:
     await ws.send_json({"method": "ping", "req_id": 101})
     pong = await _next(ws, method="pong")
-    await ws.send_json({"method": "subscribe",
-                        "params": {"channel": "ticker", "symbol": ["SOL/USD"]}})
+    await ws.send_json(
+        {"method": "subscribe", "params": {"channel": "ticker", "symbol": ["SOL/USD"]}}
+    )
     await _next(ws, method="subscribe")
-    await ws.send_json({"method": "unsubscribe",
-                        "params": {"channel": "ticker", "symbol": ["SOL/USD"]}})
+    await ws.send_json(
+        {"method": "unsubscribe", "params": {"channel": "ticker", "symbol": ["SOL/USD"]}}
+    )
     unsubscribed = await _next(ws, method="unsubscribe")
 
     assert pong["req_id"] == 101
@@ -153,8 +169,9 @@ async def test_ping_pong_and_unsubscribe(ws: aiohttp.ClientWebSocketResponse) ->
 async def test_heartbeat_when_nothing_else_is_sent() -> None:
     with PaperExchange(tick_interval=3600) as quiet:
         async with aiohttp.ClientSession() as session, session.ws_connect(quiet.ws_url) as ws:
-            await ws.send_json({"method": "subscribe",
-                                "params": {"channel": "ticker", "symbol": ["BTC/USD"]}})
+            await ws.send_json(
+                {"method": "subscribe", "params": {"channel": "ticker", "symbol": ["BTC/USD"]}}
+            )
             heartbeat = await asyncio.wait_for(_next(ws, channel="heartbeat"), 5)
 
     assert heartbeat == {"channel": "heartbeat"}

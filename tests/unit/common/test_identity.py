@@ -99,3 +99,21 @@ def test_key_files_round_trip_and_trusted_keys_parse(tmp_path: Path) -> None:
 def test_bad_trusted_key_specs_name_the_problem(spec: str) -> None:
     with pytest.raises(ValueError, match=r"issuer|names no issuer"):
         parse_trusted_keys(spec)
+
+
+def test_a_cached_token_is_still_refused_once_expired(key: Ed25519PrivateKey) -> None:
+    verifier = verifier_for("kong", key)
+    # Expired 4 to 5 s ago: still inside the 5 s leeway, for about a second more.
+    token = TokenIssuer("kong", key, lifetime=10).mint("desk-a", ["traders"], now=time.time() - 14)
+    assert verifier.verify(token).subject == "desk-a"
+    time.sleep(1.2)
+    with pytest.raises(IdentityError, match="expired"):
+        verifier.verify(token)
+
+
+def test_a_refused_token_is_never_cached(key: Ed25519PrivateKey) -> None:
+    verifier = verifier_for("kong", key)
+    forged = TokenIssuer("kong", Ed25519PrivateKey.generate()).mint("desk-a", ["admins"])
+    for _ in range(2):
+        with pytest.raises(IdentityError):
+            verifier.verify(forged)

@@ -13,8 +13,14 @@ SECRET = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("KRAKEN_API_KEY", "KRAKEN_API_SECRET", "PAPER_PORT", "PAPER_TIER",
-                 "PAPER_NONCE_WINDOW", "PAPER_STARTING_BALANCES"):
+    for name in (
+        "KRAKEN_API_KEY",
+        "KRAKEN_API_SECRET",
+        "PAPER_PORT",
+        "PAPER_TIER",
+        "PAPER_NONCE_WINDOW",
+        "PAPER_STARTING_BALANCES",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 

@@ -54,8 +54,16 @@ def test_bad_parameters_get_krakens_error(fields: dict[str, str], error: str) ->
 
 def test_gtd_with_relative_expiry() -> None:
     request = parse_order(
-        Params({"type": "buy", "ordertype": "limit", "volume": "1", "price": "30000",
-                "timeinforce": "GTD", "expiretm": "+60"}),
+        Params(
+            {
+                "type": "buy",
+                "ordertype": "limit",
+                "volume": "1",
+                "price": "30000",
+                "timeinforce": "GTD",
+                "expiretm": "+60",
+            }
+        ),
         find_pair("XBTUSD"),
         NOW,
     )

@@ -30,7 +30,7 @@ def test_dumps_keeps_decimal_digits_as_json_numbers() -> None:
         "n": 3,
         "ok": True,
         "none": None,
-        "list": [Decimal("1E+2"), "a\"b"],
+        "list": [Decimal("1E+2"), 'a"b'],
     }
 
     assert dumps(message) == (

@@ -1,0 +1,124 @@
+"""The order path as real processes: paper exchange, two private Redis servers, risk, execution.
+
+Execution gets its own Redis so that a test can stop it without touching risk's.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from tests.support.paper_exchange import PaperExchange
+from tests.support.platform import PlatformKeys, execution_env, risk_env
+from tests.support.redis_server import RedisServer
+from tests.support.services import RunningService, running_service
+from trading.common.v1 import common_pb2
+from trading.execution.v1 import execution_pb2, execution_pb2_grpc
+
+
+@pytest.fixture(scope="module")
+def platform_keys(tmp_path_factory: pytest.TempPathFactory) -> PlatformKeys:
+    return PlatformKeys.create(tmp_path_factory.mktemp("keys"))
+
+
+@pytest.fixture(scope="module")
+def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("logs")
+
+
+@pytest.fixture(scope="module")
+def paper() -> Iterator[PaperExchange]:
+    with PaperExchange(nonce_window=1000) as exchange:
+        yield exchange
+
+
+@pytest.fixture(scope="module")
+def risk_redis() -> Iterator[RedisServer]:
+    server = RedisServer()
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def execution_redis() -> Iterator[RedisServer]:
+    server = RedisServer()
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def risk(
+    platform_keys: PlatformKeys, log_dir: Path, risk_redis: RedisServer
+) -> Iterator[RunningService]:
+    with running_service(
+        "services.risk", platform_keys.keys, log_dir, risk_env(platform_keys, risk_redis.url)
+    ) as service:
+        yield service
+
+
+@pytest.fixture(scope="module")
+def execution(
+    platform_keys: PlatformKeys,
+    log_dir: Path,
+    paper: PaperExchange,
+    execution_redis: RedisServer,
+    risk: RunningService,
+) -> Iterator[RunningService]:
+    env = execution_env(platform_keys, paper, execution_redis.url, risk.target)
+    with running_service("services.execution", platform_keys.keys, log_dir, env) as service:
+        yield service
+
+
+class Trader:
+    """A team calling execution with a locally minted token."""
+
+    def __init__(self, keys: PlatformKeys, target: str, team: str = "desk-a") -> None:
+        self._issuer = keys.keys.issuer()
+        self.team = team
+        self.channel = grpc.insecure_channel(target)
+        self.stub = execution_pb2_grpc.ExecutionServiceStub(self.channel)
+
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        return (("authorization", f"Bearer {self._issuer.mint(self.team, ['traders'])}"),)
+
+    def place(self, **fields: object) -> execution_pb2.PlaceOrderResponse:
+        request = limit_order(**fields)
+        reply: execution_pb2.PlaceOrderResponse = self.stub.PlaceOrder(
+            request, metadata=self.metadata(), timeout=15
+        )
+        return reply
+
+    def get(self, client_order_id: str) -> common_pb2.Order:
+        reply = self.stub.GetOrder(
+            execution_pb2.GetOrderRequest(client_order_id=client_order_id),
+            metadata=self.metadata(),
+            timeout=10,
+        )
+        order: common_pb2.Order = reply.order
+        return order
+
+
+def limit_order(**fields: object) -> execution_pb2.PlaceOrderRequest:
+    values: dict[str, object] = {
+        "client_order_id": str(uuid.uuid4()),
+        "pair": "BTC/USD",
+        "side": common_pb2.SIDE_BUY,
+        "order_type": common_pb2.ORDER_TYPE_LIMIT,
+        "volume": "0.01",
+        "limit_price": "64000.0",
+    }
+    values.update(fields)
+    return execution_pb2.PlaceOrderRequest(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def trader(platform_keys: PlatformKeys, execution: RunningService) -> Iterator[Trader]:
+    client = Trader(platform_keys, execution.target)
+    yield client
+    client.channel.close()

@@ -1,0 +1,115 @@
+"""CheckOrder against a running risk process: approvals reserve, failures list every rule."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from tests.integration.risk.conftest import Metadata, order
+from trading.common.v1 import common_pb2
+from trading.risk.v1 import risk_pb2, risk_pb2_grpc
+
+pytestmark = pytest.mark.integration
+
+
+def test_approved_order_reserves_its_exposure(
+    redis_url: str, stub: risk_pb2_grpc.RiskServiceStub, as_execution: Metadata
+) -> None:
+    reply = stub.CheckOrder(order("0.5"), metadata=as_execution, timeout=5)
+
+    assert reply.approved, reply.violations
+    assert reply.reservation_id.startswith("order:")
+    assert reply.notional == "15000"
+    assert reply.limits_version == 1
+    exposure = stub.GetExposure(risk_pb2.GetExposureRequest(), metadata=as_execution, timeout=5)
+    btc = next(a for a in exposure.assets if a.asset == "BTC")
+    assert (btc.position, btc.reserved_buy, btc.max_position) == ("0", "0.5", "7.3")
+    team = next(t for t in exposure.teams if t.team == "desk-a")
+    assert team.daily_notional_reserved == "15000"
+
+
+def test_repeated_check_returns_the_same_reservation(
+    redis_url: str, stub: risk_pb2_grpc.RiskServiceStub, as_execution: Metadata
+) -> None:
+    request = order("1")
+    first = stub.CheckOrder(request, metadata=as_execution, timeout=5)
+    second = stub.CheckOrder(request, metadata=as_execution, timeout=5)
+
+    assert first.approved
+    assert second.approved
+    assert second.reservation_id == first.reservation_id
+    exposure = stub.GetExposure(
+        risk_pb2.GetExposureRequest(assets=["BTC"]), metadata=as_execution, timeout=5
+    )
+    assert exposure.assets[0].reserved_buy == "1"
+
+
+def test_every_failed_rule_is_listed(
+    redis_url: str, stub: risk_pb2_grpc.RiskServiceStub, as_execution: Metadata
+) -> None:
+    request = order("60", team="nobody-team", pair="ETH/USD", reference_price="2000")
+    request.order.order_type = common_pb2.ORDER_TYPE_LIMIT
+    request.order.limit_price = "3000"
+
+    reply = stub.CheckOrder(request, metadata=as_execution, timeout=5)
+
+    assert not reply.approved
+    codes = {v.code for v in reply.violations}
+    assert codes == {"MAX_ORDER_VOLUME", "PRICE_COLLAR", "TEAM_DAILY_NOTIONAL"}
+    assert all(v.message for v in reply.violations)
+    assert reply.reservation_id == ""
+
+
+def test_missing_reference_price_fails_closed(
+    redis_url: str, stub: risk_pb2_grpc.RiskServiceStub, as_execution: Metadata
+) -> None:
+    reply = stub.CheckOrder(order(reference_price=""), metadata=as_execution, timeout=5)
+
+    assert not reply.approved
+    assert [v.code for v in reply.violations] == ["REFERENCE_PRICE_MISSING"]
+
+
+def test_dry_run_decides_but_reserves_nothing(
+    redis_url: str, stub: risk_pb2_grpc.RiskServiceStub, as_execution: Metadata
+) -> None:
+    reply = stub.CheckOrder(order("1", dry_run=True), metadata=as_execution, timeout=5)
+
+    assert reply.approved
+    assert reply.reservation_id == ""
+    exposure = stub.GetExposure(risk_pb2.GetExposureRequest(), metadata=as_execution, timeout=5)
+    assert list(exposure.assets) == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "named"),
+    [
+        ("volume", "1e-3", "order.volume"),
+        ("volume", "-1", "order.volume"),
+        ("client_order_id", "not-a-uuid", "order.client_order_id"),
+        ("pair", "XBTUSD", "order.pair"),
+        ("team", "", "order.team"),
+        ("reference_price", "abc", "order.reference_price"),
+    ],
+)
+def test_bad_input_is_invalid_argument_naming_the_field(
+    redis_url: str,
+    stub: risk_pb2_grpc.RiskServiceStub,
+    as_execution: Metadata,
+    field: str,
+    value: str,
+    named: str,
+) -> None:
+    request = order()
+    setattr(request.order, field, value)
+    with pytest.raises(grpc.RpcError) as failed:
+        stub.CheckOrder(request, metadata=as_execution, timeout=5)
+    assert failed.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert (failed.value.details() or "").startswith(named)
+
+
+def test_a_trader_may_not_check_orders(
+    stub: risk_pb2_grpc.RiskServiceStub, as_trader: Metadata
+) -> None:
+    with pytest.raises(grpc.RpcError) as failed:
+        stub.CheckOrder(order(), metadata=as_trader, timeout=5)
+    assert failed.value.code() is grpc.StatusCode.PERMISSION_DENIED
