@@ -96,14 +96,7 @@ class RiskServicer(risk_pb2_grpc.RiskServiceServicer):
             order = parse_order(request.order)
             decision = await self._checks.check_order(order)
             _log_decision("order decision", decision, started, _order_fields(order))
-            return risk_pb2.CheckOrderResponse(
-                approved=decision.approved,
-                reservation_id=decision.reservation_id,
-                violations=[v.to_proto() for v in decision.violations],
-                notional=_decimal_text(decision.notional),
-                limits_version=decision.limits_version,
-                **_expiry(decision),
-            )
+            return risk_pb2.CheckOrderResponse(**_decision_fields(decision))
 
         return await _answer(context, handle)
 
@@ -117,14 +110,7 @@ class RiskServicer(risk_pb2_grpc.RiskServiceServicer):
             quote = parse_quote(request.quote)
             decision = await self._checks.check_quote(quote)
             _log_decision("quote decision", decision, started, _quote_fields(quote))
-            return risk_pb2.CheckQuoteResponse(
-                approved=decision.approved,
-                reservation_id=decision.reservation_id,
-                violations=[v.to_proto() for v in decision.violations],
-                notional=_decimal_text(decision.notional),
-                limits_version=decision.limits_version,
-                **_expiry(decision),
-            )
+            return risk_pb2.CheckQuoteResponse(**_decision_fields(decision))
 
         return await _answer(context, handle)
 
@@ -378,6 +364,18 @@ def _log_decision(message: str, decision: Decision, started: float, fields: dict
             "decision_ms": round((time.perf_counter() - started) * 1000, 3),
         },
     )
+
+
+def _decision_fields(decision: Decision) -> dict[str, Any]:
+    """The fields CheckOrderResponse and CheckQuoteResponse share."""
+    return {
+        "approved": decision.approved,
+        "reservation_id": decision.reservation_id,
+        "violations": [v.to_proto() for v in decision.violations],
+        "notional": _decimal_text(decision.notional),
+        "limits_version": decision.limits_version,
+        **_expiry(decision),
+    }
 
 
 def _expiry(decision: Decision) -> dict[str, Timestamp]:
