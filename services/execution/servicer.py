@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import grpc
 import grpc.aio
 
+from services.common.identity import Identity
 from services.common.interceptor import current_identity
 from services.common.pending import not_built_yet
 from services.execution.kraken.errors import KrakenError
@@ -122,17 +123,7 @@ class ExecutionServicer(execution_pb2_grpc.ExecutionServiceServicer):
                 result = await self._runtime.kraken.cancel_all()
                 await self._runtime.reconciler.run_once()
                 return execution_pb2.CancelAllOrdersResponse(count=int(result.get("count", 0)))
-            team = identity.subject
-            if request.team:
-                if not identity.groups & {"risk-officers", "admins"}:
-                    raise PermissionError("team is for risk-officers and admins only")
-                team = request.team
-            pair = ""
-            if request.pair:
-                rules = await self._runtime.catalog.resolve(request.pair)
-                if rules is None:
-                    raise OrderInputError("pair", f"{request.pair!r} is not a Kraken pair")
-                pair = rules.symbol
+            team, pair = await self._scope(identity, request.team, request.pair)
             count, ids, failures = await self._runtime.desk.cancel_all(
                 identity, team=team, pair=pair
             )
@@ -141,6 +132,19 @@ class ExecutionServicer(execution_pb2_grpc.ExecutionServiceServicer):
             )
 
         return await _answer(context, handle)
+
+    async def _scope(self, identity: Identity, team: str, pair: str) -> tuple[str, str]:
+        """The team and canonical pair a bulk call covers: the caller's own team unless a
+        risk officer or admin names another; the pair resolved to its canonical symbol."""
+        if team and not sees_all_teams(identity):
+            raise PermissionError("team is for risk-officers and admins only")
+        symbol = ""
+        if pair:
+            rules = await self._runtime.catalog.resolve(pair)
+            if rules is None:
+                raise OrderInputError("pair", f"{pair!r} is not a Kraken pair")
+            symbol = rules.symbol
+        return team or identity.subject, symbol
 
     async def GetOrder(
         self, request: execution_pb2.GetOrderRequest, context: Context
@@ -156,17 +160,7 @@ class ExecutionServicer(execution_pb2_grpc.ExecutionServiceServicer):
     ) -> execution_pb2.ListOrdersResponse:
         async def handle() -> execution_pb2.ListOrdersResponse:
             identity = current_identity()
-            team = identity.subject
-            if request.team:
-                if not sees_all_teams(identity):
-                    raise PermissionError("team is for risk-officers and admins only")
-                team = request.team
-            pair = ""
-            if request.pair:
-                rules = await self._runtime.catalog.resolve(request.pair)
-                if rules is None:
-                    raise OrderInputError("pair", f"{request.pair!r} is not a Kraken pair")
-                pair = rules.symbol
+            team, pair = await self._scope(identity, request.team, request.pair)
             size = min(request.page.page_size or DEFAULT_PAGE, MAX_PAGE)
             offset = int(request.page.page_token) if request.page.page_token.isdigit() else 0
             start = request.start_time.ToMilliseconds() if request.HasField("start_time") else 0
