@@ -3,15 +3,21 @@
 - ``POST /_paper/faults`` with a :class:`~services.paper.faults.FaultSpec` as JSON, e.g.
   ``{"kind": "drop_after_accept", "count": 5, "endpoints": ["AddOrder"]}``; answers the fault
   with its ``id``. Kinds and their effect are listed in :mod:`services.paper.faults`.
-  ``GET /_paper/faults`` lists the live faults; ``DELETE /_paper/faults`` clears them all.
+  ``GET /_paper/faults`` lists the live faults; ``DELETE /_paper/faults`` clears them all,
+  WebSocket ones (armed checksum corruptions, stalls) included.
   These three exist only while ``PAPER_FAULTS_ENABLED`` is true.
+- ``POST /_paper/ws/faults`` with a :class:`~services.paper.ws_feed.WsFaultSpec`, e.g.
+  ``{"kind": "corrupt_checksum", "symbol": "BTC/USD", "count": 2}``, ``{"kind": "drop"}`` or
+  ``{"kind": "stall", "seconds": 3}``: faults of the WebSocket feed, listed in
+  :mod:`services.paper.ws_feed`; answers what was done. Also only with ``PAPER_FAULTS_ENABLED``.
 - ``GET /_paper/orders`` (optional ``?status=open|closed|canceled|expired`` and ``?cl_ord_id=``):
   ``{"count": N, "orders": [...]}`` in Kraken's order shape plus ``txid``, oldest first, so a
   test can count what was really executed.
 - ``POST /_paper/price`` with ``{"pair": "XBTUSD", "price": "50000.0"}``: prints a trade at that
   price, re-centres the book on it and settles resting orders and triggers at once.
 - ``GET /_paper/stats``: calls per endpoint, refusals per Kraken error string (with a summary of
-  nonce, signature, key and rate-limit refusals) and faults injected per kind.
+  nonce, signature, key and rate-limit refusals) and faults injected per kind; under
+  ``websocket``, open connections, subscriptions per channel and WebSocket faults applied.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from services.paper.faults import FaultSpec
 from services.paper.rest import EXCHANGE
 from services.paper.views import order_view
 from services.paper.wire import JsonValue, json_response
+from services.paper.ws_feed import WsFaultSpec
 
 
 def _bad_request(message: str) -> web.Response:
@@ -43,6 +50,15 @@ async def add_fault(request: web.Request) -> web.Response:
     return json_response(fault.as_json(), status=201)
 
 
+async def add_ws_fault(request: web.Request) -> web.Response:
+    try:
+        spec = WsFaultSpec.model_validate_json(await request.read())
+        applied = request.app[EXCHANGE].feed.inject(spec)
+    except ValueError as exc:
+        return _bad_request(str(exc))
+    return json_response(applied, status=201)
+
+
 async def list_faults(request: web.Request) -> web.Response:
     faults: list[JsonValue] = [fault.as_json() for fault in request.app[EXCHANGE].faults.all()]
     return json_response({"faults": faults})
@@ -50,6 +66,7 @@ async def list_faults(request: web.Request) -> web.Response:
 
 async def clear_faults(request: web.Request) -> web.Response:
     request.app[EXCHANGE].faults.clear()
+    request.app[EXCHANGE].feed.clear_faults()
     return json_response({"faults": []})
 
 
@@ -85,7 +102,8 @@ async def set_price(request: web.Request) -> web.Response:
 
 
 async def stats(request: web.Request) -> web.Response:
-    return json_response(request.app[EXCHANGE].stats.as_json())
+    exchange = request.app[EXCHANGE]
+    return json_response({**exchange.stats.as_json(), "websocket": exchange.feed.stats()})
 
 
 def add_routes(app: web.Application, *, faults_enabled: bool) -> None:
@@ -93,6 +111,7 @@ def add_routes(app: web.Application, *, faults_enabled: bool) -> None:
         app.router.add_post("/_paper/faults", add_fault)
         app.router.add_get("/_paper/faults", list_faults)
         app.router.add_delete("/_paper/faults", clear_faults)
+        app.router.add_post("/_paper/ws/faults", add_ws_fault)
     app.router.add_get("/_paper/orders", list_orders)
     app.router.add_post("/_paper/price", set_price)
     app.router.add_get("/_paper/stats", stats)

@@ -20,7 +20,8 @@ JsonValue: TypeAlias = (
 
 def fixed(value: Decimal, decimals: int) -> str:
     """``value`` with exactly ``decimals`` places, as Kraken renders prices and amounts."""
-    return str(value.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_EVEN))
+    # format(…, "f"): str() writes a zero with seven or more places as "0E-10".
+    return format(value.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_EVEN), "f")
 
 
 def dumps(value: JsonValue) -> str:

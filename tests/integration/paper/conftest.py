@@ -19,4 +19,6 @@ def paper() -> Iterator[PaperExchange]:
 def _no_faults_left(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if "paper" in request.fixturenames:
-        request.getfixturevalue("paper").clear_faults()
+        paper = request.getfixturevalue("paper")
+        paper.clear_faults()
+        paper.embed_clear_faults()

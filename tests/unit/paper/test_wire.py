@@ -40,3 +40,8 @@ def test_dumps_keeps_decimal_digits_as_json_numbers() -> None:
 
 def test_dumps_never_writes_a_float_approximation() -> None:
     assert dumps([Decimal("0.1") + Decimal("0.2")]) == "[0.3]"
+
+
+def test_zero_with_many_places_is_written_in_full() -> None:
+    assert fixed(Decimal(0), 10) == "0.0000000000"
+    assert fixed(Decimal("0.00000001"), 8) == "0.00000001"

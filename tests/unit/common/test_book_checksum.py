@@ -5,40 +5,8 @@ from __future__ import annotations
 import zlib
 from decimal import Decimal
 
-from services.paper.book_checksum import book_checksum, checksum_text
-
-# The book behind Kraken's 281-character worked example: BTC/USD, price 1 and qty 8 decimals.
-ASKS = [
-    ("45285.2", "0.00100000"),
-    ("45286.4", "1.54571953"),
-    ("45286.6", "1.54571109"),
-    ("45289.6", "1.54560911"),
-    ("45290.2", "0.15890660"),
-    ("45291.8", "1.54553491"),
-    ("45294.7", "0.04454749"),
-    ("45296.1", "0.35380000"),
-    ("45297.5", "0.09945542"),
-    ("45299.5", "0.18772827"),
-]
-BIDS = [
-    ("45283.5", "0.10000000"),
-    ("45283.4", "1.54582015"),
-    ("45282.1", "0.10000000"),
-    ("45281.0", "0.10000000"),
-    ("45280.3", "1.54592586"),
-    ("45279.0", "0.07990000"),
-    ("45277.6", "0.03310103"),
-    ("45277.5", "0.30000000"),
-    ("45277.3", "1.54602737"),
-    ("45276.6", "0.15445238"),
-]
-EXPECTED_TEXT = (
-    "45285210000045286415457195345286615457110945289615456091145290215890660452918154553491"
-    "452947445474945296135380000452975994554245299518772827452835100000004528341545820154528"
-    "211000000045281010000000452803154592586452790799000045277633101034527753000000045277315"
-    "460273745276615445238"
-)
-EXPECTED_CHECKSUM = 3310070434
+from services.common.book_checksum import book_checksum, checksum_text
+from tests.support.book_example import ASKS, BIDS, EXPECTED_CHECKSUM, EXPECTED_TEXT
 
 
 def _levels(rows: list[tuple[str, str]]) -> list[tuple[Decimal, Decimal]]:
