@@ -14,6 +14,7 @@ from pydantic import Field, ValidationError, field_validator
 
 from services.common.addresses import parse_host_port
 from services.common.config import ServiceSettings, describe_error, load_settings
+from services.execution.embed.config import EmbedSecrets, EmbedSettings
 from services.execution.kraken.config import KrakenSettings
 from services.execution.kraken.credentials import KrakenCredentials
 from services.execution.kraken.errors import ConfigurationError
@@ -41,11 +42,29 @@ class ExecutionSettings(ServiceSettings):
         le=3600,
         description="seconds an UNKNOWN order must be missing at Kraken before it is REJECTED",
     )
+    execution_dead_mans_switch_seconds: int = Field(
+        default=60,
+        ge=0,
+        lt=86400,
+        description="CancelAllOrdersAfter timeout re-armed every third of it while healthy; 0: off",
+    )
+
+    webhook_listen_addr: str = Field(
+        default="",
+        description="host:port of the Embed webhook receiver; empty: no receiver",
+    )
 
     @field_validator("risk_target")
     @classmethod
     def _valid_target(cls, value: str) -> str:
         parse_host_port(value)
+        return value
+
+    @field_validator("webhook_listen_addr")
+    @classmethod
+    def _valid_listen(cls, value: str) -> str:
+        if value:
+            parse_host_port(value)
         return value
 
 
@@ -56,6 +75,8 @@ class ExecutionConfig:
     service: ExecutionSettings
     kraken: KrakenSettings
     credentials: KrakenCredentials
+    embed: EmbedSettings
+    embed_secrets: EmbedSecrets
 
 
 def load_execution_settings() -> ExecutionConfig:
@@ -69,7 +90,14 @@ def load_execution_settings() -> ExecutionConfig:
         print(message, file=sys.stderr)
         raise SystemExit(2) from exc
     try:
+        embed = EmbedSettings()
+    except ValidationError as exc:
+        message = describe_error(exc).replace(": ", ": KRAKEN_EMBED_", 1)
+        print(message, file=sys.stderr)
+        raise SystemExit(2) from exc
+    try:
         credentials = KrakenCredentials.from_env()
+        embed_secrets = EmbedSecrets.from_env()
     except ConfigurationError as exc:
         print(f"configuration error: {exc.message}", file=sys.stderr)
         raise SystemExit(2) from exc
@@ -80,4 +108,4 @@ def load_execution_settings() -> ExecutionConfig:
             file=sys.stderr,
         )
         raise SystemExit(2)
-    return ExecutionConfig(service, kraken, credentials)
+    return ExecutionConfig(service, kraken, credentials, embed, embed_secrets)

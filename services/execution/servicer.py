@@ -1,25 +1,22 @@
-"""ExecutionService: Spot orders (issue #3). Embed quotes land with issue #7 and answer
-UNIMPLEMENTED until then.
+"""ExecutionService: Spot orders here, Embed quotes in ``quote_rpcs.py``.
 
-Errors map in one place, ``_answer``: bad input INVALID_ARGUMENT naming the field, a reused id
-ALREADY_EXISTS, risk or Redis unreachable UNAVAILABLE, Kraken errors through the error table's
-``grpc_status``.
+Errors map in one place, ``answers.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import grpc.aio
 
 from services.common.identity import Identity
 from services.common.interceptor import current_identity
-from services.common.pending import not_built_yet
+from services.execution.answers import answer as _answer
+from services.execution.answers import run_to_completion
 from services.execution.kraken.errors import KrakenError
 from services.execution.orders.desk import (
-    DuplicateOrder,
     OrderNotVisible,
     sees_all_teams,
     visible,
@@ -27,8 +24,8 @@ from services.execution.orders.desk import (
 from services.execution.orders.journal import RELEASED
 from services.execution.orders.model import TERMINAL, WORKING, OrderRecord, timestamp_ms
 from services.execution.orders.pairs import normalize_asset
-from services.execution.orders.risk_gate import RiskUnavailable
 from services.execution.orders.validation import OrderInputError, client_order_id, text
+from services.execution.quote_rpcs import QuoteRpcs
 from services.execution.runtime import ExecutionRuntime
 from trading.common.v1 import common_pb2
 from trading.execution.v1 import execution_pb2, execution_pb2_grpc
@@ -38,33 +35,8 @@ if TYPE_CHECKING:
 else:
     Context = grpc.aio.ServicerContext
 
-T = TypeVar("T")
-
-_SPOT = "issue #3 (execution: Kraken Spot trading)"
-_EMBED = "issue #7 (Embed quote trading)"
 DEFAULT_PAGE = 50
 MAX_PAGE = 500
-
-
-async def _answer(context: Context, handle: Callable[[], Awaitable[T]]) -> T:
-    try:
-        return await handle()
-    except OrderInputError as exc:
-        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-    except PermissionError as exc:
-        await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
-    except DuplicateOrder as exc:
-        await context.abort(grpc.StatusCode.ALREADY_EXISTS, str(exc))
-    except OrderNotVisible as exc:
-        await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
-    except RiskUnavailable as exc:
-        await context.abort(grpc.StatusCode.UNAVAILABLE, f"{exc}; nothing was sent")
-    except KrakenError as exc:
-        detail = exc.message
-        if exc.retry_after is not None:
-            detail = f"{detail} (retry after {exc.retry_after:.3f}s)"
-        await context.abort(exc.grpc_status, detail)
-    raise AssertionError("unreachable: abort raises")  # pragma: no cover
 
 
 def _order_id(request: Any) -> tuple[str, str]:
@@ -77,7 +49,7 @@ def _order_id(request: Any) -> tuple[str, str]:
     raise OrderInputError("client_order_id", "or txid is required")
 
 
-class ExecutionServicer(execution_pb2_grpc.ExecutionServiceServicer):
+class ExecutionServicer(QuoteRpcs, execution_pb2_grpc.ExecutionServiceServicer):
     def __init__(self, runtime: ExecutionRuntime) -> None:
         self._runtime = runtime
 
@@ -93,7 +65,9 @@ class ExecutionServicer(execution_pb2_grpc.ExecutionServiceServicer):
         self, request: execution_pb2.PlaceOrderRequest, context: Context
     ) -> execution_pb2.PlaceOrderResponse:
         async def handle() -> execution_pb2.PlaceOrderResponse:
-            record, replayed = await self._runtime.desk.place(request, current_identity())
+            record, replayed = await run_to_completion(
+                self._runtime.desk.place(request, current_identity())
+            )
             return execution_pb2.PlaceOrderResponse(
                 order=record.to_proto(), replayed=replayed, description=record.description
             )
@@ -292,10 +266,3 @@ class ExecutionServicer(execution_pb2_grpc.ExecutionServiceServicer):
             return execution_pb2.ListPairsResponse(pairs=[p.to_proto() for p in chosen])
 
         return await _answer(context, handle)
-
-    ListQuoteAssets = not_built_yet("ListQuoteAssets", _EMBED)
-    RequestQuote = not_built_yet("RequestQuote", _EMBED)
-    ExecuteQuote = not_built_yet("ExecuteQuote", _EMBED)
-    GetQuote = not_built_yet("GetQuote", _EMBED)
-    WatchQuote = not_built_yet("WatchQuote", _EMBED)
-    RequestAndExecuteQuote = not_built_yet("RequestAndExecuteQuote", _EMBED)

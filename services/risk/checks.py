@@ -75,7 +75,7 @@ class PreTradeCheck:
             quote.team,
             is_order=False,
             reduce_only=False,
-            dry_run=False,
+            dry_run=quote.dry_run,
             assess=lambda stored: assess_quote(quote, stored.limits),
             meta={
                 "kind": "quote",

@@ -61,6 +61,7 @@ class QuoteIntent:
     receive_asset: str
     receive_amount: Decimal
     notional: Decimal | None
+    dry_run: bool = False
 
     @property
     def reservation_id(self) -> str:
@@ -125,6 +126,7 @@ def parse_quote(message: risk_pb2.QuoteIntent) -> QuoteIntent:
         notional=None
         if not message.notional
         else _positive_amount(message.notional, "quote.notional"),
+        dry_run=message.dry_run,
     )
 
 

@@ -4,9 +4,13 @@
         paper.private("Balance")                  # signed form body, fresh nonce
         paper.private("AddOrder", {...}, json_body=True)
         paper.set_price("XBTUSD", "50000.0")      # test hooks under /_paper/
+        paper.embed("POST", "/b2b/quotes", {"user": iiban}, {...})   # signed Embed call
+        paper.embed_fault("expired")              # Embed test hooks under /_paper/embed/
 
-The key pair is generated per instance unless given; ``paper.env`` is what the process got, so
-a service under test can be pointed at it with the same ``KRAKEN_API_KEY``/``KRAKEN_API_SECRET``.
+The key pairs (Spot and Embed) are generated per instance unless given; ``paper.env`` is what
+the process got, so a service under test can be pointed at it with the same
+``KRAKEN_API_KEY``/``KRAKEN_API_SECRET`` and ``KRAKEN_EMBED_API_KEY``/``KRAKEN_EMBED_API_SECRET``.
+Embed listens on ``paper.embed_url``; its webhooks go to ``webhook_url`` when one is given.
 """
 
 from __future__ import annotations
@@ -24,12 +28,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import httpx
 
 from services.common.kraken_auth import kraken_signature
-from tests.support.ports import free_port
+from tests.support.ports import free_ports
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_SECONDS = 15.0
@@ -53,10 +57,29 @@ class PaperExchange:
         tick_interval: float = 3600.0,
         seed: int = 42,
         extra_env: Mapping[str, str] | None = None,
+        embed_api_key: str | None = None,
+        embed_api_secret: str | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        webhook_duplicate_rate: float = 0.0,
     ) -> None:
-        self.port = free_port()
+        # Two ports picked together: picked one by one, the second could repeat the first.
+        self.port, self.embed_port = free_ports(2)
         self.api_key = api_key or "paper-" + secrets.token_hex(8)
         self.api_secret = api_secret or generate_secret()
+        self.embed_api_key = embed_api_key or "paper-embed-" + secrets.token_hex(8)
+        self.embed_api_secret = embed_api_secret or generate_secret()
+        self.webhook_url = webhook_url
+        self.webhook_secret = webhook_secret or generate_secret()
+        embed_env = {
+            "PAPER_EMBED_PORT": str(self.embed_port),
+            "KRAKEN_EMBED_API_KEY": self.embed_api_key,
+            "KRAKEN_EMBED_API_SECRET": self.embed_api_secret,
+            "PAPER_EMBED_WEBHOOK_DUPLICATE_RATE": str(webhook_duplicate_rate),
+        }
+        if webhook_url is not None:
+            embed_env["PAPER_EMBED_WEBHOOK_URL"] = webhook_url
+            embed_env["KRAKEN_EMBED_WEBHOOK_SECRET"] = self.webhook_secret
         self.env = {
             "PAPER_HOST": "127.0.0.1",
             "PAPER_PORT": str(self.port),
@@ -66,15 +89,18 @@ class PaperExchange:
             "PAPER_TIER": tier,
             "PAPER_TICK_INTERVAL": str(tick_interval),
             "PAPER_SEED": str(seed),
+            **embed_env,
             **(extra_env or {}),
         }
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/v2"
+        self.embed_url = f"http://127.0.0.1:{self.embed_port}"
         self._process: subprocess.Popen[bytes] | None = None
         self._log = tempfile.NamedTemporaryFile(prefix="paper-", suffix=".log", delete=False)
         self._nonce_lock = threading.Lock()
         self._last_nonce = 0
         self.http = httpx.Client(base_url=self.url, timeout=10.0)
+        self.embed_http = httpx.Client(base_url=self.embed_url, timeout=10.0)
 
     # -- process ------------------------------------------------------------------------------
 
@@ -92,7 +118,9 @@ class PaperExchange:
             if self._process.poll() is not None:
                 raise RuntimeError(f"paper exchange exited at start:\n{self.log_text()}")
             try:
-                if self.http.get("/0/public/Time").status_code == 200:
+                if self.http.get("/0/public/Time").status_code == 200 and (
+                    self.embed_http.get("/_paper/embed/faults").status_code == 200
+                ):
                     return
             except httpx.TransportError:
                 pass
@@ -111,6 +139,7 @@ class PaperExchange:
                 self._process.wait()
             self._process = None
         self.http.close()
+        self.embed_http.close()
         self._log.close()
         Path(self._log.name).unlink(missing_ok=True)
 
@@ -184,6 +213,46 @@ class PaperExchange:
         envelope: dict[str, Any] = response.json()
         return envelope
 
+    def signed_embed_request(
+        self,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+        *,
+        nonce: int | None = None,
+    ) -> tuple[str, bytes, dict[str, str]]:
+        """Target, body and headers of an Embed call, signed as Kraken's guide signs it.
+
+        The query string is encoded once (spaces as ``%20``) and signed as it is sent; a body is
+        serialised once with ``json.dumps`` and the same bytes are signed and sent.
+        """
+        target = path
+        if params:
+            target += "?" + urlencode(params, quote_via=quote)
+        content = b"" if body is None else json.dumps(body).encode("utf-8")
+        nonce = self.next_nonce() if nonce is None else nonce
+        headers = {
+            "API-Key": self.embed_api_key,
+            "API-Nonce": str(nonce),
+            "API-Sign": kraken_signature(target, nonce, content, self.embed_api_secret),
+        }
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        return target, content, headers
+
+    def embed(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+        *,
+        nonce: int | None = None,
+    ) -> httpx.Response:
+        """A signed Embed call (``/b2b/…``); the response is returned whatever its status."""
+        target, content, headers = self.signed_embed_request(path, params, body, nonce=nonce)
+        return self.embed_http.request(method, target, content=content, headers=headers)
+
     def public(self, endpoint: str, **query: Any) -> dict[str, Any]:
         response = self.http.get(f"/0/public/{endpoint}", params=query)
         response.raise_for_status()
@@ -218,3 +287,41 @@ class PaperExchange:
         response.raise_for_status()
         stats: dict[str, Any] = response.json()
         return stats
+
+    # -- Embed test hooks ---------------------------------------------------------------------
+
+    def embed_create_user(self, balances: Mapping[str, str], user: str | None = None) -> str:
+        """Create an Embed user with these balances; returns its IIBAN."""
+        response = self.embed_http.post(
+            "/_paper/embed/users", json={"user": user, "balances": dict(balances)}
+        )
+        response.raise_for_status()
+        iiban: str = response.json()["user"]
+        return iiban
+
+    def embed_balances(self, user: str) -> dict[str, str]:
+        response = self.embed_http.get(f"/_paper/embed/users/{quote(user)}/balances")
+        response.raise_for_status()
+        balances: dict[str, str] = response.json()["balances"]
+        return balances
+
+    def embed_fault(self, kind: str, **spec: Any) -> dict[str, Any]:
+        response = self.embed_http.post("/_paper/embed/faults", json={"kind": kind, **spec})
+        response.raise_for_status()
+        fault: dict[str, Any] = response.json()
+        return fault
+
+    def embed_clear_faults(self) -> None:
+        self.embed_http.delete("/_paper/embed/faults").raise_for_status()
+
+    def embed_webhooks(self) -> list[dict[str, Any]]:
+        response = self.embed_http.get("/_paper/embed/webhooks")
+        response.raise_for_status()
+        deliveries: list[dict[str, Any]] = response.json()["deliveries"]
+        return deliveries
+
+    def embed_expire(self, quote_id: str) -> dict[str, Any]:
+        response = self.embed_http.post(f"/_paper/embed/quotes/{quote_id}/expire")
+        response.raise_for_status()
+        quote_object: dict[str, Any] = response.json()
+        return quote_object

@@ -64,6 +64,9 @@ def service_env(keys: Keys, port: int, extra: Mapping[str, str] | None = None) -
             "IDENTITY_TRUSTED_KEYS": keys.trusted,
             # Never the machine's Redis: a test that needs one passes its private REDIS_URL.
             "REDIS_URL": "redis://127.0.0.1:1/0",
+            # Nor a stack `make run` may have up: market data only from a test's own exchange.
+            "KRAKEN_WS_URL": "ws://127.0.0.1:1/v2",
+            "KRAKEN_API_URL": "http://127.0.0.1:1",
         }
     )
     env.update(extra or {})

@@ -5,6 +5,11 @@ trading-engine counter per pair (§3.3). Both run one Lua script on Redis ``TIME
 in integer nano-units and time in microseconds, so a decay of 0.33/s is exactly 330 nano-units per
 microsecond and nothing drifts; every number stays below 2^53, where Lua's doubles are exact.
 
+Kraken counts a call when it arrives, we count it when we send it, and calls sent first can
+arrive last (a new connection, a busy server): with the same maximum, Kraken's counter could be a
+little fuller than ours and refuse a call ours let through. So each bucket keeps a headroom below
+Kraken's maximum: one unit or one second of decay, whichever is more (``safety_headroom``).
+
 Redis keys (hashes with ``level`` and ``ts``, expiring once drained):
 ``kraken:budget:rest:{<key_id>}`` and ``kraken:budget:trading:{<account_id>}:<pair>``.
 """
@@ -81,6 +86,15 @@ TRADING_LIMITS: dict[KrakenTier, BucketLimits] = {
 }
 
 
+ARRIVAL_SLACK_SECONDS = 1.0
+"""How much later than its neighbours a call may reach Kraken without being refused there."""
+
+
+def safety_headroom(limits: BucketLimits) -> float:
+    """The units a bucket keeps free below Kraken's maximum (see the module docstring)."""
+    return max(1.0, limits.decay_per_second * ARRIVAL_SLACK_SECONDS)
+
+
 class TradingAction(enum.Enum):
     ADD = "add"
     AMEND = "amend"
@@ -120,15 +134,26 @@ def trading_cost(
 
 
 class LeakyBucket:
-    """One family of leaky buckets in Redis, keyed by the caller."""
+    """One family of leaky buckets in Redis, keyed by the caller.
+
+    ``headroom``: units kept free below ``limits.capacity``; a take fits within the rest.
+    """
 
     def __init__(
-        self, redis: Redis, *, name: str, limits: BucketLimits, max_wait: float = 2.0
+        self,
+        redis: Redis,
+        *,
+        name: str,
+        limits: BucketLimits,
+        max_wait: float = 2.0,
+        headroom: float = 0.0,
     ) -> None:
+        if not 0 <= headroom < limits.capacity:
+            raise ValueError("headroom must be at least 0 and below the capacity")
         self.name = name
         self.limits = limits
         self.max_wait = max_wait
-        self._capacity = round(limits.capacity * NANO)
+        self._capacity = round((limits.capacity - headroom) * NANO)
         # Units per second, in nano-units per microsecond: the same number times 1000.
         self._rate = round(limits.decay_per_second * 1000)
         if self._rate <= 0:
@@ -145,7 +170,9 @@ class LeakyBucket:
         if cost_nano < 0:
             raise ValueError("cost must not be negative")
         if cost_nano > self._capacity:
-            raise ValueError(f"cost {cost} exceeds the {self.name} capacity {self.limits.capacity}")
+            raise ValueError(
+                f"cost {cost} exceeds the {self.name} capacity {self._capacity / NANO:g}"
+            )
         budget = self.max_wait if max_wait is None else max_wait
         loop = asyncio.get_running_loop()
         deadline = loop.time() + budget
@@ -200,10 +227,27 @@ def trading_key(account_id: str, pair: str) -> str:
 
 
 class RestBudget:
-    """The REST call counter of each API key (AddOrder and CancelOrder do not count here)."""
+    """The REST call counter of each API key (AddOrder and CancelOrder do not count here).
 
-    def __init__(self, redis: Redis, tier: KrakenTier, *, max_wait: float = 2.0) -> None:
-        self.bucket = LeakyBucket(redis, name="rest", limits=REST_LIMITS[tier], max_wait=max_wait)
+    ``headroom`` None: ``safety_headroom`` of the tier's limits.
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        tier: KrakenTier,
+        *,
+        max_wait: float = 2.0,
+        headroom: float | None = None,
+    ) -> None:
+        limits = REST_LIMITS[tier]
+        self.bucket = LeakyBucket(
+            redis,
+            name="rest",
+            limits=limits,
+            max_wait=max_wait,
+            headroom=safety_headroom(limits) if headroom is None else headroom,
+        )
 
     async def take(self, key_id: str, cost: float = 1, *, max_wait: float | None = None) -> float:
         return await self.bucket.take(rest_key(key_id), cost, max_wait=max_wait)
@@ -219,15 +263,26 @@ class TradingBudget:
     """The trading-engine counter of each pair, for one account.
 
     Pass pairs in one spelling (Kraken's pair id, e.g. ``XXBTZUSD``): ``XBTUSD`` would be a
-    different bucket.
+    different bucket. ``headroom`` None: ``safety_headroom`` of the tier's limits.
     """
 
     def __init__(
-        self, redis: Redis, tier: KrakenTier, *, account_id: str, max_wait: float = 2.0
+        self,
+        redis: Redis,
+        tier: KrakenTier,
+        *,
+        account_id: str,
+        max_wait: float = 2.0,
+        headroom: float | None = None,
     ) -> None:
+        limits = TRADING_LIMITS[tier]
         self.account_id = account_id
         self.bucket = LeakyBucket(
-            redis, name="trading", limits=TRADING_LIMITS[tier], max_wait=max_wait
+            redis,
+            name="trading",
+            limits=limits,
+            max_wait=max_wait,
+            headroom=safety_headroom(limits) if headroom is None else headroom,
         )
 
     async def take(self, pair: str, cost: float, *, max_wait: float | None = None) -> float:

@@ -288,6 +288,14 @@ class KrakenSpotClient:
         )
         return result
 
+    async def rest_budget_free(self) -> float:
+        """The share (0 to 1) of this key's REST counter free now, for background work that
+        should leave the budget to callers."""
+        credentials, _ = self._private_parts()
+        assert self._rest_budget is not None  # noqa: S101 - checked by _private_parts
+        capacity = self._rest_budget.bucket.limits.capacity
+        return max(0.0, capacity - await self._rest_budget.level(credentials.key_id)) / capacity
+
     # The request path.
 
     async def _public(self, endpoint: Endpoint, params: Mapping[str, Param]) -> Any:

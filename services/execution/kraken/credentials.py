@@ -50,7 +50,9 @@ class KrakenCredentials:
     ) -> KrakenCredentials:
         """Read ``<prefix>_KEY`` and ``<prefix>_SECRET``, or their ``_FILE`` variants."""
         env = os.environ if environ is None else environ
-        return cls.of(_read(env, f"{prefix}_KEY"), _read(env, f"{prefix}_SECRET"))
+        return cls.of(
+            read_secret_value(env, f"{prefix}_KEY"), read_secret_value(env, f"{prefix}_SECRET")
+        )
 
     @property
     def key_id(self) -> str:
@@ -69,7 +71,8 @@ class KrakenCredentials:
     __str__ = __repr__
 
 
-def _read(env: Mapping[str, str], name: str) -> str:
+def read_secret_value(env: Mapping[str, str], name: str) -> str:
+    """``name`` from the environment, or the content of the file ``name``_FILE points at."""
     direct = env.get(name)
     path = env.get(f"{name}_FILE")
     if direct and path:

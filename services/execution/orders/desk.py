@@ -4,11 +4,16 @@ Placement: validate, claim the client_order_id in Redis (SET NX, before anything
 risk, journal CREATED, send AddOrder with ``cl_ord_id``, record the outcome. Nothing is sent when
 Redis or risk fails; the claim is then released so the caller may retry with the same id. An
 AddOrder whose outcome is unknown leaves the order UNKNOWN for the reconciler, never resent.
+
+Every write is a compare-and-set (``OrderStore``): when reconciliation recorded Kraken's view of
+an order while its AddOrder answer was on the way, that view (newer) is kept and the answer only
+fills in what is missing.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -27,11 +32,18 @@ from services.execution.kraken.errors import (
     UnrecognizedKrakenError,
 )
 from services.execution.orders.journal import RELEASED, OrderJournal
-from services.execution.orders.model import STAGE_SENDING, STAGE_SENT, OrderRecord
+from services.execution.orders.model import (
+    STAGE_SENDING,
+    STAGE_SENT,
+    OrderRecord,
+    Status,
+    now_ms,
+)
 from services.execution.orders.pairs import PairCatalog
 from services.execution.orders.reconciler import Reconciler
+from services.execution.orders.reference import ReferencePrices
 from services.execution.orders.risk_gate import RiskGate, RiskUnavailable, outcome_for
-from services.execution.orders.store import OrderStore, needs_attention
+from services.execution.orders.store import OrderStore, StaleRecord, needs_attention
 from services.execution.orders.validation import (
     ValidatedOrder,
     owner_team,
@@ -52,6 +64,7 @@ _REFUSALS = (
     UnrecognizedKrakenError,
 )
 _SEES_ALL_TEAMS = frozenset({RISK_OFFICERS, ADMINS, SERVICES})
+_AGE_MARGIN = 1.0
 
 
 class DuplicateOrder(Exception):
@@ -86,6 +99,7 @@ class OrderDesk:
         self._journal = journal
         self._risk = risk
         self._reconciler = reconciler
+        self._prices = ReferencePrices(kraken)
 
     async def place(
         self, request: execution_pb2.PlaceOrderRequest, identity: Identity
@@ -115,14 +129,22 @@ class OrderDesk:
         if not decision.approved:
             record.violations = decision.violations
             record.set_status(common_pb2.ORDER_STATUS_REJECTED, "risk rejected")
-            await self._store.save(record, attention=False)
-            await self._journal.append(execution_pb2.ORDER_EVENT_TYPE_REJECTED, record)
+            try:
+                await self._store.save(
+                    record, attention=False, event=execution_pb2.ORDER_EVENT_TYPE_REJECTED
+                )
+            except StaleRecord as exc:
+                raise _claim_lost(record) from exc
             return record, False
         record.reservation_id = decision.reservation_id
         record.stage = STAGE_SENDING
         try:
-            await self._store.save(record, attention=True)
-            await self._journal.append(execution_pb2.ORDER_EVENT_TYPE_CREATED, record)
+            await self._store.save(
+                record, attention=True, event=execution_pb2.ORDER_EVENT_TYPE_CREATED
+            )
+        except StaleRecord as exc:
+            await self._risk.report(record, 0, not_sent=True)
+            raise _claim_lost(record) from exc
         except StateUnavailableError:
             await self._risk.report(record, 0, not_sent=True)
             await self._release(record)
@@ -134,29 +156,30 @@ class OrderDesk:
             result = await self._kraken.add_order(order.kraken_request())
         except KrakenError as exc:
             if exc.outcome_unknown:
-                record.stage = STAGE_SENT
-                record.set_status(
-                    common_pb2.ORDER_STATUS_UNKNOWN, f"outcome unknown: {exc.message}"
+                return await self._record(
+                    record,
+                    _Answer(common_pb2.ORDER_STATUS_UNKNOWN, f"outcome unknown: {exc.message}"),
+                    execution_pb2.ORDER_EVENT_TYPE_UNKNOWN,
                 )
-                await self._record(record, execution_pb2.ORDER_EVENT_TYPE_UNKNOWN)
-                return record
             if isinstance(exc, _REFUSALS):
-                record.stage = STAGE_SENT
-                record.set_status(common_pb2.ORDER_STATUS_REJECTED, exc.kraken_error or exc.message)
-                await self._record(record, execution_pb2.ORDER_EVENT_TYPE_REJECTED)
-                await self._reconciler.report(record)
-                return record
+                refused = await self._record(
+                    record,
+                    _Answer(common_pb2.ORDER_STATUS_REJECTED, exc.kraken_error or exc.message),
+                    execution_pb2.ORDER_EVENT_TYPE_REJECTED,
+                )
+                return await self._reconciler.report(refused)
             # Certainly not executed (rate limit, Kraken offline, no Redis for nonce or budget).
             await self._risk.report(record, 0, not_sent=True)
             await self._journal_quietly(RELEASED, record)
             await self._release(record)
             raise
-        record.stage = STAGE_SENT
-        record.txid = str((result.get("txid") or [""])[0])
-        record.description = str((result.get("descr") or {}).get("order", ""))
-        record.set_status(common_pb2.ORDER_STATUS_OPEN)
-        await self._record(record, execution_pb2.ORDER_EVENT_TYPE_OPENED)
-        return record
+        answer = _Answer(
+            common_pb2.ORDER_STATUS_OPEN,
+            None,
+            txid=str((result.get("txid") or [""])[0]),
+            description=str((result.get("descr") or {}).get("order", "")),
+        )
+        return await self._record(record, answer, execution_pb2.ORDER_EVENT_TYPE_OPENED)
 
     async def _dry_run(self, order: ValidatedOrder, identity: Identity) -> OrderRecord:
         record = self._new_record(order, identity)
@@ -181,34 +204,56 @@ class OrderDesk:
         """Cancel one order; the order afterwards and whether Kraken reported it pending."""
         if record.terminal:
             return record, False
-        try:
-            if record.txid:
-                result = await self._kraken.cancel_order(pair=record.kraken_pair, txid=record.txid)
-            else:
-                result = await self._kraken.cancel_order(
-                    pair=record.kraken_pair, cl_ord_id=record.client_order_id
-                )
-        except OrderNotFoundError:
-            result = {}
-        pending = bool(result.get("pending"))
+        result = await self.send_cancel(record)
+        pending = bool(result and result.get("pending"))
         reconciled, _ = await self._reconciler.reconcile(record.client_order_id, force=True)
         return reconciled or record, pending
+
+    async def send_cancel(self, record: OrderRecord) -> dict[str, Any] | None:
+        """CancelOrder for one order, by txid when known, else by ``cl_ord_id``.
+
+        Kraken's answer, or None when Kraken has no such open order (already closed, or not
+        arrived yet). The record is not touched: reconciliation records what became of it.
+        """
+        # Kraken charges a cancel by the order's age; ours is measured from the claim, a little
+        # before Kraken's, so it is shortened by a margin to never under-charge the budget.
+        age = max(0.0, (now_ms() - record.created_ms) / 1000 - _AGE_MARGIN)
+        try:
+            if record.txid:
+                result: dict[str, Any] = await self._kraken.cancel_order(
+                    pair=record.kraken_pair, txid=record.txid, order_age=age
+                )
+            else:
+                result = await self._kraken.cancel_order(
+                    pair=record.kraken_pair, cl_ord_id=record.client_order_id, order_age=age
+                )
+        except OrderNotFoundError:
+            return None
+        return result
 
     async def cancel_all(
         self, identity: Identity, *, team: str, pair: str
     ) -> tuple[int, list[str], list[execution_pb2.CancelFailure]]:
-        records = [
-            r
-            for r in await self._store.many(await self._store.attention())
-            if not r.terminal and (team == "*" or r.team == team) and (not pair or r.pair == pair)
-        ]
-        count = 0
+        return await self.cancel_matching(
+            lambda r: (team == "*" or r.team == team) and (not pair or r.pair == pair)
+        )
+
+    async def working(self, wanted: Callable[[OrderRecord], bool]) -> list[OrderRecord]:
+        """The orders not yet final that ``wanted`` picks, oldest first."""
+        records = await self._store.many(await self._store.attention(limit=None))
+        return [r for r in records if not r.terminal and wanted(r)]
+
+    async def cancel_matching(
+        self, wanted: Callable[[OrderRecord], bool]
+    ) -> tuple[int, list[str], list[execution_pb2.CancelFailure]]:
+        """Cancel every working order ``wanted`` picks: how many ended CANCELED, the ids a
+        cancel was sent for, and the cancels Kraken refused."""
         sent: list[str] = []
         failures: list[execution_pb2.CancelFailure] = []
-        for record in records:
+        for record in await self.working(wanted):
             sent.append(record.client_order_id)
             try:
-                after, _ = await self.cancel(record)
+                await self.send_cancel(record)
             except KrakenError as exc:
                 failures.append(
                     execution_pb2.CancelFailure(
@@ -218,9 +263,8 @@ class OrderDesk:
                         ),
                     )
                 )
-                continue
-            if after.status == common_pb2.ORDER_STATUS_CANCELED:
-                count += 1
+        after = await self._reconciler.reconcile_many(sent, force=True)
+        count = sum(1 for r in after if r.status == common_pb2.ORDER_STATUS_CANCELED)
         return count, sent, failures
 
     def _new_record(self, order: ValidatedOrder, identity: Identity) -> OrderRecord:
@@ -248,25 +292,41 @@ class OrderDesk:
 
     async def _reference_price(self, order: ValidatedOrder) -> Decimal | None:
         """The last trade price Kraken reports for the pair (risk values the order with it)."""
-        ticker: dict[str, Any] = await self._kraken.ticker([order.rules.kraken_id])
-        for record in ticker.values():
-            last = record.get("c")
-            if last:
-                price: Decimal = last[0]
-                return price
-        return None
+        return await self._prices.last_trade(order.rules.kraken_id)
 
-    async def _record(self, record: OrderRecord, event: int) -> None:
-        """Record an outcome after sending. Failing here must not hide what Kraken answered:
-        the record stays at stage ``sending`` and the reconciler picks it up after its grace."""
+    async def _record(self, record: OrderRecord, answer: _Answer, event: int) -> OrderRecord:
+        """Record what AddOrder answered; the order as stored afterwards.
+
+        Failing here must not hide what Kraken answered: the record stays at stage ``sending``
+        and the reconciler picks it up after its grace.
+        """
+        applied = False
+
+        def apply(current: OrderRecord) -> bool:
+            nonlocal applied
+            applied = current.stage != STAGE_SENT
+            if applied:
+                answer.apply(current)
+                return True
+            # Reconciliation already recorded Kraken's own view, which is at least as new as
+            # this answer: keep it and only fill in what it lacks.
+            return answer.fill_in(current)
+
         try:
-            await self._store.save(record, attention=needs_attention(record, outcome_for(record)))
-            await self._journal.append(event, record)
-        except StateUnavailableError:
+            stored = await self._store.modify(
+                record,
+                apply,
+                attention=lambda r: needs_attention(r, outcome_for(r)),
+                event=lambda _: event if applied else None,
+            )
+        except (StateUnavailableError, StaleRecord):
             logger.error(
                 "order outcome not recorded; reconciliation will recover it",
-                extra={"client_order_id": record.client_order_id, "status": record.status},
+                extra={"client_order_id": record.client_order_id, "status": answer.status},
             )
+            answer.apply(record)
+            return record
+        return stored
 
     async def _journal_quietly(self, kind: str, record: OrderRecord) -> None:
         try:
@@ -276,10 +336,49 @@ class OrderDesk:
 
     async def _release(self, record: OrderRecord) -> None:
         try:
-            await self._store.release(record.client_order_id)
-        except StateUnavailableError:
-            # The claim stays at stage ``claimed``; the reconciler frees it after its grace.
+            await self._store.release(record)
+        except (StateUnavailableError, StaleRecord):
+            # The order stays as stored; the reconciler frees a claim or settles a sending
+            # order after its grace.
             logger.warning(
                 "could not release an unsent order's id",
                 extra={"client_order_id": record.client_order_id},
             )
+
+
+class _Answer:
+    """What Kraken's AddOrder answer says about the order."""
+
+    def __init__(
+        self, status: Status, reason: str | None, *, txid: str = "", description: str = ""
+    ) -> None:
+        self.status = status
+        self.reason = reason
+        self.txid = txid
+        self.description = description
+
+    def apply(self, record: OrderRecord) -> None:
+        record.stage = STAGE_SENT
+        self.fill_in(record)
+        record.set_status(self.status, self.reason)
+
+    def fill_in(self, record: OrderRecord) -> bool:
+        changed = False
+        if self.txid and not record.txid:
+            record.txid = self.txid
+            changed = True
+        if self.description and not record.description:
+            record.description = self.description
+            changed = True
+        return changed
+
+
+def _claim_lost(record: OrderRecord) -> StateUnavailableError:
+    # Reconciliation freed the claim after its grace while placement stalled; nothing was sent.
+    logger.warning(
+        "order claim freed before sending; nothing sent",
+        extra={"client_order_id": record.client_order_id},
+    )
+    return StateUnavailableError(
+        f"placing order {record.client_order_id} took too long; nothing was sent, retry it"
+    )

@@ -1,7 +1,9 @@
 """The append-only journal of order events: the Redis stream ``execution:journal``.
 
 Each entry carries the event type, the order as it is after the event (JSON), the request id
-and the caller of the call that caused it. Entries are capped to roughly the newest
+and the caller of the call that caused it. An event that comes with a change of the order is
+appended by ``OrderStore.save`` in the same script as the change, so the record and the journal
+never disagree; ``append`` is for entries on their own. Entries are capped to roughly the newest
 ``MAX_ENTRIES`` (well over 24 h of this platform's traffic). WatchOrders reads it.
 """
 
@@ -30,8 +32,11 @@ EventType = int
 
 _REDIS_FAILURES = (RedisError, OSError, asyncio.TimeoutError)
 
-# Journal-only entry: the claim was released because nothing was sent. Not streamed.
+# Journal-only entries, never streamed to WatchOrders: the claim was released because nothing
+# was sent; the kill switch sent a cancel for the order (its CANCELED event follows).
 RELEASED = "RELEASED"
+KILL_SWITCH_CANCEL = "KILL_SWITCH_CANCEL"
+JOURNAL_ONLY = frozenset({RELEASED, KILL_SWITCH_CANCEL})
 
 
 @dataclass(frozen=True)
@@ -44,24 +49,45 @@ class JournalEntry:
     at_ms: int
 
 
+def kind_of(event: EventType | str) -> str:
+    """The entry's ``type``: the OrderEventType name, or a journal-only kind."""
+    if isinstance(event, str):
+        return event
+    return execution_pb2.OrderEventType.Name(event)  # type: ignore[arg-type]
+
+
+def entry_fields(event: EventType | str, record: OrderRecord, order_json: str) -> dict[str, str]:
+    """The fields of one journal entry; ``order_json`` is the record as stored with it."""
+    return {
+        "type": kind_of(event),
+        "client_order_id": record.client_order_id,
+        "team": record.team,
+        "pair": record.pair,
+        "order": order_json,
+        "request_id": current_request_id() or "",
+        "caller": caller_var.get() or "execution",
+    }
+
+
+def log_event(event: EventType | str, record: OrderRecord, event_id: str) -> None:
+    logger.info(
+        "order event",
+        extra={
+            "event": kind_of(event),
+            "client_order_id": record.client_order_id,
+            "status": record.status,
+            "event_id": event_id,
+        },
+    )
+
+
 class OrderJournal:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
 
     async def append(self, event: EventType | str, record: OrderRecord) -> str:
-        """Append one event; the stream id. Redis failure is StateUnavailableError."""
-        kind = (
-            event if isinstance(event, str) else execution_pb2.OrderEventType.Name(event)  # type: ignore[arg-type]
-        )
-        fields = {
-            "type": kind,
-            "client_order_id": record.client_order_id,
-            "team": record.team,
-            "pair": record.pair,
-            "order": record.to_json(),
-            "request_id": current_request_id() or "",
-            "caller": caller_var.get() or "execution",
-        }
+        """Append one entry on its own; the stream id. Redis failure is StateUnavailableError."""
+        fields = entry_fields(event, record, record.to_json())
         try:
             event_id = await self._redis.xadd(
                 JOURNAL_STREAM,
@@ -71,15 +97,7 @@ class OrderJournal:
             )
         except _REDIS_FAILURES as exc:
             raise StateUnavailableError("order journal unavailable") from exc
-        logger.info(
-            "order event",
-            extra={
-                "event": kind,
-                "client_order_id": record.client_order_id,
-                "status": record.status,
-                "event_id": str(event_id),
-            },
-        )
+        log_event(event, record, str(event_id))
         return str(event_id)
 
     async def oldest_id(self) -> str | None:
@@ -90,7 +108,10 @@ class OrderJournal:
         return str(first[0][0]) if first else None
 
     async def follow(self, after: str, block_ms: int = 500) -> AsyncIterator[JournalEntry]:
-        """Every entry after ``after`` ("$" for new ones only), then live ones, forever."""
+        """Every order event after ``after`` ("$" for new ones only), then live ones, forever.
+
+        Journal-only entries (``JOURNAL_ONLY``) are skipped.
+        """
         last = after
         if last == "$":
             try:
@@ -108,6 +129,8 @@ class OrderJournal:
             for _stream, entries in batches or []:
                 for event_id, fields in entries:
                     last = str(event_id)
+                    if fields["type"] in JOURNAL_ONLY:
+                        continue
                     yield JournalEntry(
                         event_id=last,
                         kind=str(fields["type"]),

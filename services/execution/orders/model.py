@@ -2,14 +2,15 @@
 
 Amounts are kept as decimal strings, never floats. ``stage`` says how far placement got, which
 is what reconciliation needs: ``claimed`` (id taken, nothing sent), ``sending`` (AddOrder may be in
-flight) or ``sent`` (Kraken answered).
+flight) or ``sent`` (Kraken answered, or reconciliation found Kraken's view). ``version`` counts
+the writes, for the store's compare-and-set.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -82,6 +83,8 @@ class OrderRecord:
     created_ms: int = field(default_factory=now_ms)
     updated_ms: int = field(default_factory=now_ms)
     closed_ms: int | None = None
+    version: int = 0
+    """The stored version this copy was read at (0: never stored); see ``OrderStore.save``."""
 
     @property
     def terminal(self) -> bool:
@@ -96,7 +99,10 @@ class OrderRecord:
             self.closed_ms = self.updated_ms
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        # Every field is a plain value but ``violations``; this is many times faster than asdict.
+        data = dict(self.__dict__)
+        data["violations"] = [dict(v.__dict__) for v in self.violations]
+        return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> OrderRecord:

@@ -1,9 +1,16 @@
 """Bringing recorded orders in line with Kraken, in a background loop and on demand.
 
-An order is looked up by txid (QueryOrders) when it has one, else by ``cl_ord_id`` in OpenOrders
-then ClosedOrders. An UNKNOWN order Kraken does not know after ``grace`` seconds becomes REJECTED
-("not found at Kraken"); its id stays used. A claim that never got to sending is freed after the
-same grace. Outcomes risk has not acknowledged are reported again on every pass.
+A pass costs few REST calls however many orders are working: one OpenOrders for all of them,
+QueryOrders (50 txids a call) for those no longer open, and ``cl_ord_id`` lookups (OpenOrders then
+ClosedOrders) only for orders without a txid that are not open. A background pass runs its Kraken
+calls only while half the REST counter is free, so callers keep their budget. An UNKNOWN order
+Kraken does not know after ``grace`` seconds becomes REJECTED ("not found at Kraken"); its id
+stays used. A claim that never got to sending is freed after the same grace. Outcomes risk has
+not acknowledged are reported again on every pass.
+
+Every replica runs this loop over the same orders, and placement writes them too: each save is a
+compare-and-set, and a reconciliation that lost the race starts over from the stored order, so
+it never overwrites a newer state with what it read before asking Kraken.
 """
 
 from __future__ import annotations
@@ -11,20 +18,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from services.execution.kraken.client import KrakenSpotClient
 from services.execution.kraken.errors import KrakenError
-from services.execution.orders.journal import OrderJournal
 from services.execution.orders.kraken_state import apply_kraken_order
 from services.execution.orders.model import STAGE_CLAIMED, STAGE_SENT, OrderRecord, now_ms
 from services.execution.orders.risk_gate import RiskGate, outcome_for
-from services.execution.orders.store import OrderStore, needs_attention
+from services.execution.orders.store import OrderStore, StaleRecord, needs_attention
 from trading.common.v1 import common_pb2
 from trading.execution.v1 import execution_pb2
 
 logger = logging.getLogger(__name__)
+
+RECONCILE_ATTEMPTS = 3
+QUERY_BATCH = 50
+"""Most txids Kraken's QueryOrders takes in one call."""
+PASS_BUDGET_SHARE = 0.5
+"""Share of the REST counter that must be free for a background pass to call Kraken."""
+
+KrakenView = tuple[str, Mapping[str, Any]]
+"""An order as Kraken shows it, with its txid."""
+ABSENT: KrakenView = ("", {})
+"""Kraken was just asked and has no such order."""
 
 _EVENT_OF_STATUS: dict[int, int] = {
     common_pb2.ORDER_STATUS_OPEN: execution_pb2.ORDER_EVENT_TYPE_OPENED,
@@ -40,7 +57,6 @@ class Reconciler:
         self,
         kraken: KrakenSpotClient,
         store: OrderStore,
-        journal: OrderJournal,
         risk: RiskGate,
         *,
         interval: float,
@@ -48,7 +64,6 @@ class Reconciler:
     ) -> None:
         self._kraken = kraken
         self._store = store
-        self._journal = journal
         self._risk = risk
         self._interval = interval
         self._grace_ms = int(grace * 1000)
@@ -72,19 +87,131 @@ class Reconciler:
                 logger.warning("reconciliation pass failed", exc_info=True)
 
     async def run_once(self) -> None:
-        for client_order_id in await self._store.attention():
+        ids = await self._store.attention()
+        # Background passes yield to callers: with less than half the REST counter free, only
+        # what needs no Kraken call is done (outcome reports, freeing dead claims).
+        ask_kraken = await self._kraken.rest_budget_free() >= PASS_BUDGET_SHARE
+        if not ask_kraken:
+            logger.debug("reconciliation pass without Kraken: REST budget kept for callers")
+        await self.reconcile_many(ids, ask_kraken=ask_kraken)
+
+    async def reconcile_many(
+        self, client_order_ids: Sequence[str], *, force: bool = False, ask_kraken: bool = True
+    ) -> list[OrderRecord]:
+        """Reconcile several orders at little REST cost: one OpenOrders call for all of them,
+        then QueryOrders (50 a call) for those with a txid that are no longer open; the rest
+        are looked up one by one.
+
+        The orders afterwards (as far as they still exist); one that fails is logged and
+        left for the next pass.
+        """
+        records = await self._store.many(client_order_ids)
+        views = await self._views(records) if ask_kraken else {}
+        after: list[OrderRecord] = []
+        for record in records:
+            if not force and self._in_flight(record):
+                # Placement is still sending it; asking Kraken now would cost a lookup of its
+                # own, and the next pass sees it in the bulk view.
+                after.append(record)
+                continue
             try:
-                await self.reconcile(client_order_id)
+                found, _ = await self.reconcile(
+                    record.client_order_id,
+                    force=force,
+                    known=views.get(record.client_order_id),
+                    ask_kraken=ask_kraken,
+                )
             except KrakenError as exc:
                 logger.info(
                     "reconciliation of an order failed; next pass retries",
-                    extra={"client_order_id": client_order_id, "error": type(exc).__name__},
+                    extra={"client_order_id": record.client_order_id, "error": type(exc).__name__},
                 )
+                found = record
+            if found is not None:
+                after.append(found)
+        return after
+
+    def _in_flight(self, record: OrderRecord) -> bool:
+        return (
+            not record.terminal
+            and record.stage != STAGE_SENT
+            and now_ms() - record.updated_ms <= self._grace_ms
+        )
+
+    async def _views(self, records: Sequence[OrderRecord]) -> dict[str, KrakenView]:
+        """Kraken's view of the orders that were sent, by client_order_id, where it could be
+        fetched in bulk."""
+        sent = [r for r in records if not r.terminal and r.stage == STAGE_SENT]
+        if not sent:
+            return {}
+        views: dict[str, KrakenView] = {}
+        try:
+            opened: Mapping[str, Any] = (await self._kraken.open_orders()).get("open", {})
+        except KrakenError as exc:
+            logger.info("open orders query failed", extra={"error": str(exc)})
+            return views
+        by_cl_ord_id = {
+            str(order["cl_ord_id"]): (str(txid), order)
+            for txid, order in opened.items()
+            if order.get("cl_ord_id")
+        }
+        closed: list[OrderRecord] = []
+        for record in sent:
+            if record.txid and record.txid in opened:
+                views[record.client_order_id] = (record.txid, opened[record.txid])
+            elif record.txid:
+                closed.append(record)
+            elif record.client_order_id in by_cl_ord_id:
+                views[record.client_order_id] = by_cl_ord_id[record.client_order_id]
+            else:
+                view = await self._closed(record)
+                if view is not None:
+                    views[record.client_order_id] = view
+        for start in range(0, len(closed), QUERY_BATCH):
+            chunk = closed[start : start + QUERY_BATCH]
+            try:
+                found = await self._kraken.query_orders([r.txid for r in chunk])
+            except KrakenError as exc:
+                # Those orders are looked up one by one.
+                logger.info(
+                    "batched order query failed", extra={"orders": len(chunk), "error": str(exc)}
+                )
+                continue
+            for record in chunk:
+                if record.txid in found:
+                    views[record.client_order_id] = (record.txid, found[record.txid])
+        return views
 
     async def reconcile(
-        self, client_order_id: str, *, force: bool = False
+        self,
+        client_order_id: str,
+        *,
+        force: bool = False,
+        known: KrakenView | None = None,
+        ask_kraken: bool = True,
     ) -> tuple[OrderRecord | None, bool]:
-        """The order after reconciliation, and whether it changed."""
+        """The order after reconciliation, and whether it changed.
+
+        ``known``: Kraken's view of the order, just fetched, used instead of asking again.
+        ``ask_kraken`` False: only what needs no Kraken call (report an outcome, free a claim).
+        """
+        for _ in range(RECONCILE_ATTEMPTS):
+            try:
+                return await self._reconcile_once(
+                    client_order_id, force=force, known=known, ask_kraken=ask_kraken
+                )
+            except StaleRecord:
+                known = None
+                # Placement or another replica wrote the order meanwhile: look again.
+                logger.debug(
+                    "order changed during reconciliation; starting over",
+                    extra={"client_order_id": client_order_id},
+                )
+        return await self._store.get(client_order_id), False
+
+    async def _reconcile_once(
+        self, client_order_id: str, *, force: bool, known: KrakenView | None, ask_kraken: bool
+    ) -> tuple[OrderRecord | None, bool]:
         record = await self._store.get(client_order_id)
         if record is None:
             return None, False
@@ -95,32 +222,55 @@ class Reconciler:
             if record.stage == STAGE_CLAIMED:
                 if age_ms > self._grace_ms:
                     # Placement died before sending anything: free the id.
-                    await self._store.release(client_order_id)
+                    await self._store.release(record)
                 return record, False
-            if record.stage != STAGE_SENT and not force and age_ms <= self._grace_ms:
-                return record, False  # placement is still in flight
-            changed = await self._refresh(record, age_ms)
+            if not force and self._in_flight(record):
+                return record, False
+            if known is None and not ask_kraken:
+                return await self.report(record), False
+            changed = await self._refresh(record, age_ms, known)
         if changed:
             event = _EVENT_OF_STATUS.get(record.status, execution_pb2.ORDER_EVENT_TYPE_RECONCILED)
             if was_unknown:
                 event = execution_pb2.ORDER_EVENT_TYPE_RECONCILED
             record.stage = STAGE_SENT
-            await self._store.save(record, attention=needs_attention(record, outcome_for(record)))
-            await self._journal.append(event, record)
-        await self.report(record)
-        return record, changed
+            await self._store.save(
+                record, attention=needs_attention(record, outcome_for(record)), event=event
+            )
+        return await self.report(record), changed
 
-    async def report(self, record: OrderRecord) -> None:
-        """Report the order's outcome to risk once; remembered so that it is not repeated."""
+    async def report(self, record: OrderRecord) -> OrderRecord:
+        """Report the order's outcome to risk once; remembered so that it is not repeated.
+
+        The order as stored afterwards.
+        """
         outcome = outcome_for(record)
         if not outcome or outcome == record.reported_outcome or not record.reservation_id:
-            return
-        if await self._risk.report(record, outcome):
-            record.reported_outcome = outcome
-            await self._store.save(record, attention=needs_attention(record, outcome))
+            return record
+        if not await self._risk.report(record, outcome):
+            return record
 
-    async def _refresh(self, record: OrderRecord, age_ms: int) -> bool:
-        found = await self._find(record)
+        def remember(current: OrderRecord) -> bool:
+            if outcome_for(current) != outcome or current.reported_outcome == outcome:
+                return False
+            current.reported_outcome = outcome
+            return True
+
+        try:
+            return await self._store.modify(
+                record, remember, attention=lambda r: needs_attention(r, outcome_for(r))
+            )
+        except StaleRecord:
+            return record
+
+    async def _refresh(self, record: OrderRecord, age_ms: int, known: KrakenView | None) -> bool:
+        found: KrakenView | None
+        if known is ABSENT:
+            found = None
+        elif known is not None and record.txid in ("", known[0]):
+            found = known
+        else:
+            found = await self._find(record)
         if found is not None:
             txid, order = found
             return apply_kraken_order(record, txid, order) or record.stage != STAGE_SENT
@@ -130,7 +280,19 @@ class Reconciler:
                 return True
         return False
 
-    async def _find(self, record: OrderRecord) -> tuple[str, Mapping[str, Any]] | None:
+    async def _closed(self, record: OrderRecord) -> KrakenView | None:
+        """An order without txid that is not open, from ClosedOrders; ABSENT if not there,
+        None if Kraken could not be asked."""
+        try:
+            closed = await self._kraken.closed_orders(cl_ord_id=record.client_order_id)
+        except KrakenError as exc:
+            logger.info("closed orders query failed", extra={"error": str(exc)})
+            return None
+        for txid, order in closed.get("closed", {}).items():
+            return str(txid), order
+        return ABSENT
+
+    async def _find(self, record: OrderRecord) -> KrakenView | None:
         if record.txid:
             result = await self._kraken.query_orders([record.txid])
             order = result.get(record.txid)

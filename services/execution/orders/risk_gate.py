@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import grpc
 import grpc.aio
@@ -86,18 +88,29 @@ class RiskGate:
             reduce_only=order.reduce_only,
             dry_run=order.validate,
         )
-        try:
-            reply = await self._stub.CheckOrder(
+        return await self.decide(
+            self._stub.CheckOrder(
                 risk_pb2.CheckOrderRequest(order=intent),
                 timeout=self._timeout,
                 metadata=self._credentials.metadata(),
-            )
+            ),
+            "order",
+            {"client_order_id": order.client_order_id},
+        )
+
+    async def decide(
+        self, call: Awaitable[Any], what: str, subject: dict[str, str]
+    ) -> RiskDecision:
+        """Risk's answer to a CheckOrder or CheckQuote ``call``; ``RiskUnavailable`` (fail closed)
+        when risk is unreachable, slow or answers with any error."""
+        try:
+            reply = await call
         except grpc.aio.AioRpcError as exc:
             logger.warning(
-                "risk check failed; order refused",
-                extra={"code": exc.code().name, "client_order_id": order.client_order_id},
+                "risk check failed; refused",
+                extra={**subject, "kind": what, "code": exc.code().name},
             )
-            raise RiskUnavailable(f"risk could not check the order ({exc.code().name})") from exc
+            raise RiskUnavailable(f"risk could not check the {what} ({exc.code().name})") from exc
         return RiskDecision(
             approved=reply.approved,
             reservation_id=reply.reservation_id,
@@ -118,6 +131,18 @@ class RiskGate:
             fee_asset=record.fee_asset,
             reason=record.status_reason[:500],
         )
+        acknowledged = await self.send_report(request, {"client_order_id": record.client_order_id})
+        return bool(acknowledged)
+
+    async def send_report(
+        self,
+        request: risk_pb2.ReportOrderOutcomeRequest,
+        subject: dict[str, str],
+        give_up: frozenset[grpc.StatusCode] = frozenset({grpc.StatusCode.INVALID_ARGUMENT}),
+    ) -> bool | None:
+        """ReportOrderOutcome with a few quick retries: True once risk acknowledged it, False when
+        risk refused it with a code in ``give_up`` (asking again cannot help), None when risk
+        stayed unreachable (the caller asks again later)."""
         for attempt in range(1, REPORT_ATTEMPTS + 1):
             try:
                 await self._stub.ReportOrderOutcome(
@@ -127,13 +152,9 @@ class RiskGate:
             except grpc.aio.AioRpcError as exc:
                 logger.warning(
                     "risk outcome report failed",
-                    extra={
-                        "client_order_id": record.client_order_id,
-                        "attempt": attempt,
-                        "code": exc.code().name,
-                    },
+                    extra={**subject, "attempt": attempt, "code": exc.code().name},
                 )
-                if exc.code() is grpc.StatusCode.INVALID_ARGUMENT:
+                if exc.code() in give_up:
                     return False
                 await asyncio.sleep(0.2 * attempt)
-        return False
+        return None

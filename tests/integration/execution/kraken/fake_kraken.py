@@ -37,7 +37,11 @@ DEFAULT_RESULTS: dict[str, Any] = {
 
 @dataclass
 class Answer:
-    """One scripted answer: a Kraken envelope, an HTTP status, a delay, or a dropped connection."""
+    """One scripted answer: a Kraken envelope, an HTTP status, a delay, or a dropped connection.
+
+    ``gate``: the answer waits until the test sets it (the request has arrived by then), so a
+    test can order what happens while the call is in flight.
+    """
 
     errors: list[str] = field(default_factory=list)
     result: Any = None
@@ -45,6 +49,7 @@ class Answer:
     raw: bytes | None = None
     delay: float = 0.0
     drop: bool = False
+    gate: asyncio.Event | None = None
 
 
 @dataclass
@@ -102,6 +107,8 @@ class FakeKraken:
             return web.json_response({"error": ["EAPI:Invalid signature"], "result": {}})
         queued = self.script[endpoint]
         answer = queued.popleft() if queued else Answer(result=DEFAULT_RESULTS.get(endpoint, {}))
+        if answer.gate is not None:
+            await answer.gate.wait()
         if answer.delay:
             await asyncio.sleep(answer.delay)
         if answer.drop:

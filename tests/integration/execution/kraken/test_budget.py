@@ -16,6 +16,7 @@ from services.execution.kraken.budget import (
     RestBudget,
     TradingBudget,
     rest_key,
+    safety_headroom,
     trading_key,
 )
 from services.execution.kraken.config import KrakenTier
@@ -41,7 +42,7 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
 
 async def test_concurrent_takers_across_connections_never_exceed_the_max(redis_url: str) -> None:
     clients = [Redis.from_url(redis_url) for _ in range(5)]
-    budgets = [RestBudget(c, KrakenTier.STARTER, max_wait=0) for c in clients]
+    budgets = [RestBudget(c, KrakenTier.STARTER, max_wait=0, headroom=0) for c in clients]
 
     async def attempt(budget: RestBudget) -> bool:
         try:
@@ -62,8 +63,40 @@ async def test_concurrent_takers_across_connections_never_exceed_the_max(redis_u
     assert 14.9 < level <= 15
 
 
+@pytest.mark.parametrize(
+    ("tier", "usable"),
+    [(KrakenTier.STARTER, 14), (KrakenTier.INTERMEDIATE, 19), (KrakenTier.PRO, 19)],
+)
+async def test_rest_budget_keeps_a_headroom_below_krakens_maximum(
+    redis: Redis, tier: KrakenTier, usable: int
+) -> None:
+    budget = RestBudget(redis, tier, max_wait=0)
+
+    for _ in range(usable):
+        await budget.take(KEY_ID)
+    with pytest.raises(BudgetExhaustedError):
+        await budget.take(KEY_ID)
+
+
+@pytest.mark.parametrize(
+    ("tier", "headroom"),
+    [(KrakenTier.STARTER, 1.0), (KrakenTier.INTERMEDIATE, 2.34), (KrakenTier.PRO, 3.75)],
+)
+async def test_trading_headroom_is_a_second_of_decay_at_least_one_unit(
+    redis: Redis, tier: KrakenTier, headroom: float
+) -> None:
+    budget = TradingBudget(redis, tier, account_id=KEY_ID, max_wait=0)
+    capacity = budget.bucket.limits.capacity
+
+    await budget.take(PAIR, capacity - headroom)
+    with pytest.raises(BudgetExhaustedError):
+        await budget.take(PAIR, 0.5)
+
+    assert safety_headroom(budget.bucket.limits) == headroom
+
+
 async def test_history_calls_cost_two(redis: Redis) -> None:
-    budget = RestBudget(redis, KrakenTier.STARTER, max_wait=0)
+    budget = RestBudget(redis, KrakenTier.STARTER, max_wait=0, headroom=0)
 
     for _ in range(7):
         await budget.take(KEY_ID, 2)
@@ -74,7 +107,7 @@ async def test_history_calls_cost_two(redis: Redis) -> None:
 
 
 async def test_decay_frees_room_over_time(redis: Redis) -> None:
-    budget = TradingBudget(redis, KrakenTier.PRO, account_id=KEY_ID, max_wait=0)
+    budget = TradingBudget(redis, KrakenTier.PRO, account_id=KEY_ID, max_wait=0, headroom=0)
     await budget.take(PAIR, 180)
 
     with pytest.raises(BudgetExhaustedError):
@@ -86,7 +119,7 @@ async def test_decay_frees_room_over_time(redis: Redis) -> None:
 
 
 async def test_retry_after_is_the_time_until_the_cost_fits(redis: Redis) -> None:
-    budget = TradingBudget(redis, KrakenTier.PRO, account_id=KEY_ID, max_wait=0)
+    budget = TradingBudget(redis, KrakenTier.PRO, account_id=KEY_ID, max_wait=0, headroom=0)
     await budget.take(PAIR, 180)
 
     with pytest.raises(BudgetExhaustedError) as caught:
@@ -101,7 +134,7 @@ async def test_retry_after_is_the_time_until_the_cost_fits(redis: Redis) -> None
 
 
 async def test_a_bounded_wait_succeeds_when_room_comes_in_time(redis: Redis) -> None:
-    budget = TradingBudget(redis, KrakenTier.PRO, account_id=KEY_ID, max_wait=1.0)
+    budget = TradingBudget(redis, KrakenTier.PRO, account_id=KEY_ID, max_wait=1.0, headroom=0)
     await budget.take(PAIR, 180)
     began = time.monotonic()
 
@@ -111,7 +144,7 @@ async def test_a_bounded_wait_succeeds_when_room_comes_in_time(redis: Redis) -> 
 
 
 async def test_mark_full_blocks_until_decay(redis: Redis) -> None:
-    budget = RestBudget(redis, KrakenTier.PRO, max_wait=0)
+    budget = RestBudget(redis, KrakenTier.PRO, max_wait=0, headroom=0)
     await budget.take(KEY_ID)
 
     await budget.mark_full(KEY_ID)
@@ -122,8 +155,8 @@ async def test_mark_full_blocks_until_decay(redis: Redis) -> None:
 
 
 async def test_buckets_are_separate_per_pair_and_per_key(redis: Redis) -> None:
-    trading = TradingBudget(redis, KrakenTier.STARTER, account_id=KEY_ID, max_wait=0)
-    rest = RestBudget(redis, KrakenTier.STARTER, max_wait=0)
+    trading = TradingBudget(redis, KrakenTier.STARTER, account_id=KEY_ID, max_wait=0, headroom=0)
+    rest = RestBudget(redis, KrakenTier.STARTER, max_wait=0, headroom=0)
     await trading.take(PAIR, 60)
     await rest.take(KEY_ID, 15)
 

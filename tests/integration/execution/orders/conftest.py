@@ -5,29 +5,21 @@ Execution gets its own Redis so that a test can stop it without touching risk's.
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import grpc
 import pytest
 
 from tests.support.paper_exchange import PaperExchange
-from tests.support.platform import PlatformKeys, execution_env, risk_env
+from tests.support.platform import PlatformKeys, execution_env
 from tests.support.redis_server import RedisServer
 from tests.support.services import RunningService, running_service
 from trading.common.v1 import common_pb2
 from trading.execution.v1 import execution_pb2, execution_pb2_grpc
-
-
-@pytest.fixture(scope="module")
-def platform_keys(tmp_path_factory: pytest.TempPathFactory) -> PlatformKeys:
-    return PlatformKeys.create(tmp_path_factory.mktemp("keys"))
-
-
-@pytest.fixture(scope="module")
-def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("logs")
 
 
 @pytest.fixture(scope="module")
@@ -37,29 +29,11 @@ def paper() -> Iterator[PaperExchange]:
 
 
 @pytest.fixture(scope="module")
-def risk_redis() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="module")
 def execution_redis() -> Iterator[RedisServer]:
     server = RedisServer()
     server.start()
     yield server
     server.close()
-
-
-@pytest.fixture(scope="module")
-def risk(
-    platform_keys: PlatformKeys, log_dir: Path, risk_redis: RedisServer
-) -> Iterator[RunningService]:
-    with running_service(
-        "services.risk", platform_keys.keys, log_dir, risk_env(platform_keys, risk_redis.url)
-    ) as service:
-        yield service
 
 
 @pytest.fixture(scope="module")
@@ -78,14 +52,21 @@ def execution(
 class Trader:
     """A team calling execution with a locally minted token."""
 
-    def __init__(self, keys: PlatformKeys, target: str, team: str = "desk-a") -> None:
+    def __init__(
+        self,
+        keys: PlatformKeys,
+        target: str,
+        team: str = "desk-a",
+        groups: tuple[str, ...] = ("traders",),
+    ) -> None:
         self._issuer = keys.keys.issuer()
         self.team = team
+        self.groups = list(groups)
         self.channel = grpc.insecure_channel(target)
         self.stub = execution_pb2_grpc.ExecutionServiceStub(self.channel)
 
     def metadata(self) -> tuple[tuple[str, str], ...]:
-        return (("authorization", f"Bearer {self._issuer.mint(self.team, ['traders'])}"),)
+        return (("authorization", f"Bearer {self._issuer.mint(self.team, self.groups)}"),)
 
     def place(self, **fields: object) -> execution_pb2.PlaceOrderResponse:
         request = limit_order(**fields)
@@ -122,3 +103,22 @@ def trader(platform_keys: PlatformKeys, execution: RunningService) -> Iterator[T
     client = Trader(platform_keys, execution.target)
     yield client
     client.channel.close()
+
+
+def wait_until(condition: Callable[[], bool], within: float = 20.0, what: str = "") -> float:
+    """Poll ``condition`` until it holds; the seconds it took. AssertionError past ``within``."""
+    started = time.monotonic()
+    while not condition():
+        if time.monotonic() - started > within:
+            raise AssertionError(f"timed out waiting for {what or condition}")
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def price_near(paper: PaperExchange, pair: str, factor: str) -> str:
+    """A limit price ``factor`` times the pair's last trade at the paper exchange, on its tick
+    (0.97 rests below the market for a buy, 1.03 above it for a sell; both inside the collar)."""
+    ticker = paper.public("Ticker", pair=pair)["result"]
+    last = Decimal(next(iter(ticker.values()))["c"][0])
+    tick = Decimal(paper.public("AssetPairs", pair=pair)["result"].popitem()[1]["tick_size"])
+    return str((last * Decimal(factor)).quantize(tick))

@@ -1,0 +1,1 @@
+"""Kraken Embed quote trading: request a quote, execute it, follow it to completion (issue #7)."""
