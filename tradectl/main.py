@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 
 from tradectl.commands import orders as order_commands
+from tradectl.commands import quotes as quote_commands
 from tradectl.commands import risk as risk_commands
+from tradectl.commands import signal as signal_commands
 from tradectl.commands import status as status_commands
 from tradectl.connection import connect
 from tradectl.output import emit
@@ -52,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("health", help="gRPC health of each service")
     commands.add_parser("status", help="health, latency and the gRPC services each one serves")
     risk_commands.add_parser(commands)
+    signal_commands.add_parser(commands)
     order_commands.add_parsers(commands)
+    quote_commands.add_parser(commands)
     return parser
 
 
@@ -61,6 +65,13 @@ def main(argv: list[str] | None = None) -> int:
     connection = connect(args.kong, args.apikey, args.key_file, args.user, args.groups)
     if args.command == "risk":
         print(risk_commands.run(args, connection))
+        return 0
+    if args.command == "signal":
+        for text in signal_commands.run(args, connection):
+            print(text, flush=True)
+        return 0
+    if args.command == "quote":
+        print(quote_commands.run(args, connection))
         return 0
     if args.command in order_commands.COMMANDS:
         order_rows, columns = order_commands.run(connection, args)

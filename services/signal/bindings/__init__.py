@@ -1,0 +1,1 @@
+"""Bindings: automated trading that turns signals into orders through execution."""

@@ -1,0 +1,1 @@
+"""Signals: validation, the Redis stream that records every signal, and following it."""

@@ -1,0 +1,115 @@
+"""Two MarketData replicas on one Redis: each pair fed by exactly one, failover within the lease
+TTL when the owner dies or stops, and ticks served by the replica that does not own the feed."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterator
+
+import pytest
+import redis
+
+from services.signal.market import MarketData, TickerUpdate
+from services.signal.market.keys import lease
+from tests.integration.signal.market.conftest import PAIRS, eventually, market_settings
+from tests.support.paper_exchange import PaperExchange
+
+pytestmark = pytest.mark.integration
+
+StartMarket = Callable[..., Awaitable[MarketData]]
+LEASE_TTL = 1.0
+
+
+@pytest.fixture(scope="module")
+def moving_paper() -> Iterator[PaperExchange]:
+    """An exchange whose price path steps ten times a second, so tickers keep coming."""
+    with PaperExchange(tick_interval=0.1) as exchange:
+        yield exchange
+
+
+def lease_owners(redis_url: str) -> dict[str, str | None]:
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        return {pair: client.get(lease(pair)) for pair in PAIRS}  # type: ignore[misc]
+    finally:
+        client.close()
+
+
+async def _replicas(
+    paper: PaperExchange, start_market: StartMarket
+) -> tuple[MarketData, MarketData]:
+    settings = market_settings(paper, lease_ttl=LEASE_TTL)
+    first = await start_market(settings, "replica-a")
+    second = await start_market(settings, "replica-b")
+    return first, second
+
+
+async def test_each_pair_is_fed_by_exactly_one_replica(
+    moving_paper: PaperExchange, start_market: StartMarket, redis_url: str
+) -> None:
+    first, second = await _replicas(moving_paper, start_market)
+    await asyncio.sleep(3 * LEASE_TTL)  # several lease rounds
+
+    assert first.owned_pairs() | second.owned_pairs() == frozenset(PAIRS)
+    assert not first.owned_pairs() & second.owned_pairs()
+    owners = lease_owners(redis_url)
+    assert {pair: owners[pair] for pair in first.owned_pairs()} == dict.fromkeys(
+        first.owned_pairs(), "replica-a"
+    )
+    assert moving_paper.stats()["websocket"]["subscriptions"]["book"] == len(PAIRS)
+
+
+async def test_the_replica_that_does_not_feed_serves_ticks(
+    moving_paper: PaperExchange, start_market: StartMarket
+) -> None:
+    first, second = await _replicas(moving_paper, start_market)
+    assert first.owned_pairs() == frozenset(PAIRS)
+    assert second.owned_pairs() == frozenset()
+
+    async def first_ticks() -> list[TickerUpdate]:
+        updates = []
+        async for update in second.ticker_updates(["BTC/USD"]):
+            updates.append(update)
+            if len(updates) == 3:
+                return updates
+        return updates
+
+    async def has_ticker() -> bool:
+        return await second.latest_ticker("BTC/USD") is not None
+
+    await eventually(has_ticker, what="a ticker readable by the second replica")
+    updates = await asyncio.wait_for(first_ticks(), 10)
+
+    assert [update.snapshot for update in updates] == [True, False, False]
+    assert all(update.ticker.pair == "BTC/USD" for update in updates)
+    received = [update.ticker.received_ns for update in updates]
+    assert received == sorted(received)
+    assert received[0] < received[-1]
+
+
+@pytest.mark.parametrize("release", [False, True], ids=["owner-dies", "owner-stops"])
+async def test_another_replica_takes_over_within_the_lease_ttl(
+    moving_paper: PaperExchange, start_market: StartMarket, redis_url: str, release: bool
+) -> None:
+    first, second = await _replicas(moving_paper, start_market)
+    assert first.owned_pairs() == frozenset(PAIRS)
+
+    await first.stop(release=release)
+    stopped_ns = time.time_ns()
+
+    async def taken_over() -> bool:
+        return second.owned_pairs() == frozenset(PAIRS)
+
+    took = await eventually(taken_over, within=5 * LEASE_TTL, what="the takeover")
+
+    async def fresh_ticks() -> bool:
+        latest = await second.latest_ticker("ETH/USD")
+        return latest is not None and latest.received_ns > stopped_ns
+
+    await eventually(fresh_ticks, what="ticks from the new owner")
+    # The lease ttl, plus one renewal round of the survivor.
+    assert took <= LEASE_TTL + LEASE_TTL / 3 + 0.5
+    if release:
+        assert took <= LEASE_TTL / 3 + 0.5
+    assert lease_owners(redis_url) == dict.fromkeys(PAIRS, "replica-b")

@@ -1,0 +1,161 @@
+"""The trader's decisions on a real Redis, with execution's answers scripted: transient errors
+leave the signal for later with the same order, late signals are given up, refusals count
+toward pausing the binding.
+
+Execution is a test double here; test_bindings.py runs the same paths against the real one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import grpc
+import grpc.aio
+import pytest
+import redis.asyncio as aioredis
+
+from services.signal.bindings.model import PAUSED, Binding, Sizing, SizingKind
+from services.signal.bindings.store import BindingStore
+from services.signal.bindings.trader import AutoTrader, client_order_id
+from services.signal.bindings.validation import parse_spec
+from services.signal.signals.model import SignalRecord
+from trading.common.v1 import common_pb2
+from trading.execution.v1 import execution_pb2
+from trading.signal.v1 import signal_pb2
+
+pytestmark = pytest.mark.integration
+
+BTC_USD = common_pb2.Pair(
+    pair="BTC/USD", base="BTC", quote="USD", volume_decimals=8, price_decimals=1, tick_size="0.1"
+)
+
+
+class ScriptedExecution:
+    """Answers PlaceOrder from a script: an order status, or a gRPC error code."""
+
+    def __init__(self, *answers: int | grpc.StatusCode) -> None:
+        self.answers = list(answers)
+        self.placed: list[execution_pb2.PlaceOrderRequest] = []
+        self.balance = Decimal(1000)
+
+    async def place(
+        self, request: execution_pb2.PlaceOrderRequest
+    ) -> execution_pb2.PlaceOrderResponse:
+        self.placed.append(request)
+        answer = self.answers.pop(0)
+        if isinstance(answer, grpc.StatusCode):
+            raise grpc.aio.AioRpcError(
+                answer, grpc.aio.Metadata(), grpc.aio.Metadata(), "scripted", "scripted"
+            )
+        order = common_pb2.Order(
+            client_order_id=request.client_order_id,
+            status=answer,  # type: ignore[arg-type]
+            status_reason="EOrder:Insufficient funds",
+        )
+        return execution_pb2.PlaceOrderResponse(order=order)
+
+    async def pair(self, pair: str) -> common_pb2.Pair:
+        return BTC_USD
+
+    async def available(self, asset: str) -> Decimal:
+        return self.balance
+
+
+@pytest.fixture
+async def store(redis_url: str) -> AsyncIterator[BindingStore]:
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    yield BindingStore(client)
+    await client.aclose()
+
+
+async def new_binding(store: BindingStore, sizing: Sizing | None = None) -> Binding:
+    request = signal_pb2.CreateBindingRequest(
+        name="b",
+        signal_source="quant",
+        pair="BTC/USD",
+        sizing=signal_pb2.SizingPolicy(fixed_volume=signal_pb2.FixedVolume(volume="0.01")),
+        order_type=common_pb2.ORDER_TYPE_MARKET,
+    )
+    if sizing is not None:
+        request.sizing.balance_fraction.fraction = str(sizing.value)
+    spec = parse_spec(request, binding_id="b-1", team="desk-a", create_ms=1)
+    return await store.create(spec, paused=False)
+
+
+def signal(age_ms: int = 0, price: str = "50000") -> SignalRecord:
+    recorded = int(time.time() * 1000) - age_ms
+    return SignalRecord(
+        "BTC/USD", common_pb2.SIDE_BUY, Decimal(1), "", "quant", "e", 1, Decimal(price)
+    ).recorded_as(f"{recorded}-0")
+
+
+def trader(store: BindingStore, execution: ScriptedExecution, max_failures: int = 3) -> AutoTrader:
+    return AutoTrader(store, execution, None, max_failures=max_failures, max_delay_ms=60_000)
+
+
+async def test_a_transient_error_leaves_the_signal_for_later_with_the_same_order(
+    store: BindingStore,
+) -> None:
+    binding = await new_binding(store, Sizing(SizingKind.BALANCE_FRACTION, Decimal("0.5")))
+    execution = ScriptedExecution(grpc.StatusCode.UNAVAILABLE, common_pb2.ORDER_STATUS_FILLED)
+    seen = signal()
+
+    first = await trader(store, execution).act(binding, seen)
+    execution.balance = Decimal(10)  # the balance moved: the recorded order must not
+    second = await trader(store, execution).act(binding, seen)
+
+    assert (first, second) == (False, True)
+    assert execution.placed[0] == execution.placed[1]
+    assert execution.placed[0].client_order_id == client_order_id("b-1", seen.id)
+    assert execution.placed[0].volume == "0.01000000"  # half of 1000 USD at 50000
+
+
+async def test_a_pending_replay_is_asked_again_until_execution_is_done(
+    store: BindingStore,
+) -> None:
+    binding = await new_binding(store)
+    execution = ScriptedExecution(common_pb2.ORDER_STATUS_PENDING, common_pb2.ORDER_STATUS_OPEN)
+    seen = signal()
+
+    answers = [await trader(store, execution).act(binding, seen) for _ in range(2)]
+    again = await trader(store, execution).act(binding, seen)
+
+    assert answers == [False, True]
+    assert again is True
+    assert len(execution.placed) == 2  # the finished signal is not placed a third time
+
+
+async def test_a_signal_past_the_maximum_delay_is_given_up(store: BindingStore) -> None:
+    binding = await new_binding(store)
+    execution = ScriptedExecution()
+
+    done = await trader(store, execution).act(binding, signal(age_ms=61_000))
+
+    stored = await store.get("b-1")
+    assert done is True
+    assert execution.placed == []
+    assert stored is not None
+    assert "past the maximum delay" in stored.status.last_error
+
+
+async def test_refusals_are_final_and_pause_the_binding_at_the_maximum(
+    store: BindingStore,
+) -> None:
+    binding = await new_binding(store)
+    execution = ScriptedExecution(
+        grpc.StatusCode.INVALID_ARGUMENT, common_pb2.ORDER_STATUS_REJECTED
+    )
+    signals = [signal(), signal().recorded_as(f"{int(time.time() * 1000)}-1")]
+
+    done = [await trader(store, execution, max_failures=2).act(binding, s) for s in signals]
+
+    stored = await store.get("b-1")
+    assert done == [True, True]
+    assert stored is not None
+    assert stored.status.state == PAUSED
+    assert stored.status.failures == 2
+    assert stored.status.last_client_order_id == client_order_id("b-1", signals[1].id)
+    assert stored.status.pause_reason.startswith("paused by the service after 2 failures")
+    assert stored.status.last_error == "order rejected: EOrder:Insufficient funds"
