@@ -87,7 +87,8 @@ def kraken_values() -> dict[str, bytes]:
         "kraken_api_secret": base64.b64encode(secrets.token_bytes(64)),
         "kraken_embed_api_key": base64.b64encode(secrets.token_bytes(42)),
         "kraken_embed_api_secret": base64.b64encode(secrets.token_bytes(64)),
-        "kraken_webhook_secret": secrets.token_urlsafe(32).encode(),
+        # Embed webhook secrets are base64, like Kraken's (kraken.md §6.5).
+        "kraken_embed_webhook_secret": base64.b64encode(secrets.token_bytes(32)),
     }
 
 

@@ -38,6 +38,10 @@ GRPC_PORTS = {"execution": 50051 + OFFSET, "risk": 50052 + OFFSET, "signal": 500
 METRICS_PORTS = {"execution": 9101 + OFFSET, "risk": 9102 + OFFSET, "signal": 9103 + OFFSET}
 PAPER_PORT = 8081 + OFFSET
 PAPER_URL = f"http://127.0.0.1:{PAPER_PORT}"
+PAPER_EMBED_PORT = 8082 + OFFSET
+PAPER_EMBED_URL = f"http://127.0.0.1:{PAPER_EMBED_PORT}"
+WEBHOOK_PORT = 8090 + OFFSET
+WEBHOOK_URL = f"http://127.0.0.1:{WEBHOOK_PORT}/webhooks/kraken-embed"
 LOCAL_REDIS_PORT = 6380 + OFFSET
 START_TIMEOUT = 30.0
 _PR_SET_PDEATHSIG = 1
@@ -111,6 +115,17 @@ def kraken_credentials(name: str) -> tuple[str, str]:
     return key, secret
 
 
+def webhook_secret() -> str:
+    """The environment's KRAKEN_EMBED_WEBHOOK_SECRET if set, else a generated one kept in .run/."""
+    if os.environ.get("KRAKEN_EMBED_WEBHOOK_SECRET"):
+        return os.environ["KRAKEN_EMBED_WEBHOOK_SECRET"]
+    stored = RUN / "paper-webhook-secret"
+    if not stored.exists():
+        stored.touch(mode=0o600)
+        stored.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
+    return stored.read_text().strip()
+
+
 def start_redis(stack: Stack) -> str:
     if os.environ.get("REDIS_URL"):
         return os.environ["REDIS_URL"]
@@ -142,7 +157,7 @@ def start_redis(stack: Stack) -> str:
 
 
 def service_env(
-    name: str, redis_url: str, spot: tuple[str, str], embed: tuple[str, str]
+    name: str, redis_url: str, spot: tuple[str, str], embed: tuple[str, str], hook_secret: str
 ) -> dict[str, str]:
     trusted = ",".join(f"{issuer}={KEYS / f'{issuer}.pub.pem'}" for issuer in ("local", *SERVICES))
     env = {
@@ -162,8 +177,11 @@ def service_env(
                 "KRAKEN_API_URL": os.environ.get("KRAKEN_API_URL", PAPER_URL),
                 "KRAKEN_API_KEY": spot[0],
                 "KRAKEN_API_SECRET": spot[1],
+                "KRAKEN_EMBED_API_URL": os.environ.get("KRAKEN_EMBED_API_URL", PAPER_EMBED_URL),
                 "KRAKEN_EMBED_API_KEY": embed[0],
                 "KRAKEN_EMBED_API_SECRET": embed[1],
+                "KRAKEN_EMBED_WEBHOOK_SECRET": hook_secret,
+                "WEBHOOK_LISTEN_ADDR": f"127.0.0.1:{WEBHOOK_PORT}",
             }
         )
     else:
@@ -172,8 +190,13 @@ def service_env(
             "KRAKEN_API_SECRET",
             "KRAKEN_EMBED_API_KEY",
             "KRAKEN_EMBED_API_SECRET",
+            "KRAKEN_EMBED_WEBHOOK_SECRET",
         ):
             env.pop(variable, None)
+    if name == "signal":
+        # Public market data only: the WebSocket and REST of the same exchange, no credentials.
+        env["KRAKEN_WS_URL"] = os.environ.get("KRAKEN_WS_URL", f"ws://127.0.0.1:{PAPER_PORT}/v2")
+        env["KRAKEN_API_URL"] = os.environ.get("KRAKEN_API_URL", PAPER_URL)
     return env
 
 
@@ -202,7 +225,9 @@ def banner(redis_url: str, paper: bool) -> str:
         for name in ("execution", "risk", "signal")
     ]
     exchange = (
-        f"  paper      {PAPER_URL} (WebSocket ws://127.0.0.1:{PAPER_PORT}/v2)"
+        f"  paper      {PAPER_URL} (WebSocket ws://127.0.0.1:{PAPER_PORT}/v2, "
+        f"Embed {PAPER_EMBED_URL})\n"
+        f"  webhooks   {WEBHOOK_URL} (execution)"
         if paper
         else ("  paper      not built yet (issue 3); execution points at KRAKEN_API_URL")
     )
@@ -233,6 +258,7 @@ def main() -> None:
         redis_url = start_redis(stack)
         spot = kraken_credentials("")
         embed = kraken_credentials("EMBED_")
+        hook_secret = webhook_secret()
         paper = (ROOT / "services" / "paper" / "__main__.py").exists()
         if paper:
             paper_env = {
@@ -243,13 +269,16 @@ def main() -> None:
                 "KRAKEN_API_SECRET": spot[1],
                 "KRAKEN_EMBED_API_KEY": embed[0],
                 "KRAKEN_EMBED_API_SECRET": embed[1],
+                "PAPER_EMBED_PORT": str(PAPER_EMBED_PORT),
+                "PAPER_EMBED_WEBHOOK_URL": WEBHOOK_URL,
+                "KRAKEN_EMBED_WEBHOOK_SECRET": hook_secret,
             }
             stack.spawn("paper", [sys.executable, "-m", "services.paper"], paper_env)
         for name in SERVICES:
             stack.spawn(
                 name,
                 [sys.executable, "-m", f"services.{name}"],
-                service_env(name, redis_url, spot, embed),
+                service_env(name, redis_url, spot, embed, hook_secret),
             )
         wait_until_serving(stack)
         print(banner(redis_url, paper), flush=True)

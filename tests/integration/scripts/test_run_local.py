@@ -26,7 +26,7 @@ NAMES = {
     50052: "trading.risk.v1.RiskService",
     50053: "trading.signal.v1.SignalService",
 }
-BASE_PORTS = (50051, 50052, 50053, 9101, 9102, 9103, 8081, 6380)
+BASE_PORTS = (50051, 50052, 50053, 9101, 9102, 9103, 8081, 8082, 8090, 6380)
 
 
 def port_is_free(port: int) -> bool:
@@ -34,9 +34,28 @@ def port_is_free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
+def ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_offset() -> int:
+    """An offset that puts every port of the stack outside the kernel's ephemeral range.
+
+    Every other test's free port, and every outgoing connection, comes from that range: a
+    stack port inside it can be free when checked and taken by the time a service binds it.
+    """
+    low, high = ephemeral_range()
+    outside = [
+        offset
+        for offset in range(-min(BASE_PORTS) + 1024, 65535 - max(BASE_PORTS))
+        if all(not low <= port + offset <= high for port in BASE_PORTS)
+    ]
     for _ in range(50):
-        offset = random.randrange(100, 5000)  # noqa: S311 - not security
+        offset = random.choice(outside)  # noqa: S311 - not security
         if all(port_is_free(port + offset) for port in BASE_PORTS):
             return offset
     raise RuntimeError("no free port offset")
