@@ -73,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "quote":
         print(quote_commands.run(args, connection))
         return 0
+    if args.command == "watch":
+        for line in order_commands.watch(connection, args):
+            print(line, flush=True)
+        return 0
     if args.command in order_commands.COMMANDS:
         order_rows, columns = order_commands.run(connection, args)
         print(emit(order_rows, columns, args.json))

@@ -1,17 +1,25 @@
-"""`tradectl place | cancel | cancel-all | orders | order | balances`: Spot orders via execution."""
+"""`tradectl place | cancel | cancel-all | orders | order | balances | watch`: Spot orders via
+execution."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
+import grpc
+from google.protobuf.json_format import MessageToDict
+
 from tradectl.connection import Connection
+from tradectl.output import stream_line
 from trading.common.v1 import common_pb2
 from trading.execution.v1 import execution_pb2, execution_pb2_grpc
 
 ORDER_COLUMNS = ["client_order_id", "pair", "side", "type", "volume", "filled", "price", "status"]
 BALANCE_COLUMNS = ["asset", "total", "held", "available"]
+EVENT_COLUMNS = ["event_id", "time", "event", *ORDER_COLUMNS, "reason"]
 _TIMEOUT = 15.0
 
 
@@ -35,6 +43,16 @@ def add_parsers(commands: Any) -> None:
     one = commands.add_parser("order", help="one order by client_order_id")
     one.add_argument("id")
     commands.add_parser("balances", help="the Kraken account's balances")
+    watch = commands.add_parser("watch", help="stream order events as they happen")
+    watch.add_argument(
+        "--after", default="", help='resume after this event id ("0": all retained events)'
+    )
+    watch.add_argument("--pair", action="append", default=[], help="only this pair (repeatable)")
+    watch.add_argument(
+        "--id", action="append", default=[], help="only this client_order_id (repeatable)"
+    )
+    watch.add_argument("--team", default="", help='risk officers: another team, or "*" for all')
+    watch.add_argument("--count", type=int, default=0, help="stop after this many events")
 
 
 def _row(order: common_pb2.Order) -> dict[str, Any]:
@@ -116,6 +134,41 @@ def run(connection: Connection, args: argparse.Namespace) -> tuple[list[dict[str
             for b in balances.balances
         ]
         return rows, BALANCE_COLUMNS
+
+
+def watch(connection: Connection, args: argparse.Namespace) -> Iterator[str]:
+    """Order events as they arrive, one line each (JSON lines with --json), until --count
+    events, the stream's end or Ctrl-C."""
+    request = execution_pb2.WatchOrdersRequest(
+        after_event_id=args.after, pairs=args.pair, client_order_ids=args.id, team=args.team
+    )
+    with connection.channel("execution") as channel:
+        stub = execution_pb2_grpc.ExecutionServiceStub(channel)
+        # Leaving early is fine: closing the channel cancels the stream.
+        stream = stub.WatchOrders(request, metadata=connection.metadata())
+        widths: dict[str, int] = {}
+        try:
+            for count, event in enumerate(stream, start=1):
+                if args.json:
+                    yield json.dumps(MessageToDict(event, preserving_proto_field_name=True))
+                else:
+                    yield stream_line(_event_row(event), EVENT_COLUMNS, widths, header=count == 1)
+                if count == args.count:
+                    return
+        except KeyboardInterrupt:
+            return  # Ctrl-C is how a person stops watching
+        except grpc.RpcError as exc:
+            raise SystemExit(f"tradectl watch: {exc.code().name}: {exc.details()}") from exc
+
+
+def _event_row(event: execution_pb2.OrderEvent) -> dict[str, Any]:
+    kind = execution_pb2.OrderEventType.Name(event.type).removeprefix("ORDER_EVENT_TYPE_")
+    return {
+        **_row(event.order),
+        "event_id": event.event_id,
+        "time": event.event_time.ToDatetime().isoformat(timespec="milliseconds"),
+        "event": kind,
+    }
 
 
 COMMANDS = frozenset({"place", "cancel", "cancel-all", "orders", "order", "balances"})

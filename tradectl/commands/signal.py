@@ -12,7 +12,7 @@ from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 
 from tradectl.connection import Connection
-from tradectl.output import render_table
+from tradectl.output import render_table, stream_line
 from trading.common.v1 import common_pb2
 from trading.signal.v1 import signal_pb2, signal_pb2_grpc
 
@@ -345,7 +345,7 @@ def _watch(
             if args.json:
                 yield json.dumps(_dict(signal))
             else:
-                yield _line(_signal_row(signal), widths, header=count == 1)
+                yield stream_line(_signal_row(signal), SIGNAL_COLUMNS, widths, header=count == 1)
             if count == args.count:
                 return
     except KeyboardInterrupt:
@@ -363,17 +363,6 @@ def _signal_row(signal: signal_pb2.Signal) -> dict[str, Any]:
         "price": signal.price or "-",
         "reason": signal.reason,
     }
-
-
-def _line(row: Mapping[str, Any], widths: dict[str, int], *, header: bool) -> str:
-    """One row of a table printed as it streams: columns as wide as a typical value."""
-    for column in SIGNAL_COLUMNS:
-        widths[column] = max(widths.get(column, len(column)), len(str(row[column])))
-    cells = "  ".join(str(row[c]).ljust(widths[c]) for c in SIGNAL_COLUMNS).rstrip()
-    if not header:
-        return cells
-    title = "  ".join(c.upper().ljust(widths[c]) for c in SIGNAL_COLUMNS).rstrip()
-    return f"{title}\n{cells}"
 
 
 def _dict(message: Message) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from google.protobuf import json_format
@@ -232,7 +232,8 @@ class BindingStore:
 
     async def all(self) -> list[Binding]:
         """Every binding, in the order they were created."""
-        return await self._many(await self._client.zrange(BINDINGS, 0, -1))
+        # Without WITHSCORES ZRANGE answers members only; redis-py types every variant.
+        return await self._many(cast(list[str], await self._client.zrange(BINDINGS, 0, -1)))
 
     async def triggered_by(self, *, rule_id: str, source: str) -> list[Binding]:
         """The bindings a signal of this rule (or this external source) triggers."""

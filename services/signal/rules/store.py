@@ -13,6 +13,7 @@ listing order is creation order even for rules created within one millisecond.
 from __future__ import annotations
 
 import logging
+from typing import cast
 
 import redis.asyncio as aioredis
 from google.protobuf import json_format
@@ -81,7 +82,8 @@ class RuleStore:
 
     async def all(self) -> list[Rule]:
         """Every rule, in the order they were created."""
-        ids = await self._client.zrange(BY_CREATION, 0, -1)
+        # Without WITHSCORES ZRANGE answers members only; redis-py types every variant.
+        ids = cast(list[str], await self._client.zrange(BY_CREATION, 0, -1))
         if not ids:
             return []
         stored = await self._client.hmget(RULES, ids)

@@ -6,6 +6,7 @@ change what it sees.
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from tests.integration.execution.orders.conftest import Trader, price_near
 from tests.support.paper_exchange import PaperExchange
 from tests.support.platform import PlatformKeys
 from tests.support.services import RunningService
+from tradectl.main import main as tradectl_main
 from trading.common.v1 import common_pb2
 from trading.execution.v1 import execution_pb2
 
@@ -243,3 +245,34 @@ def test_list_pairs_gives_each_pairs_rules_and_names_a_bad_pair(
     )
     assert unknown.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert (unknown.value.details() or "").startswith("pairs[1]:")
+
+
+def test_tradectl_watch_prints_an_orders_events_and_stops_after_count(
+    team: Trader,
+    paper: PaperExchange,
+    platform_keys: PlatformKeys,
+    execution: RunningService,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # SOL/USD: the module's earlier tests spend most of BTC/USD's trading budget.
+    order_id = rest(team, paper, "SOL/USD")
+    cancel(team, order_id)
+    monkeypatch.setenv("TRADECTL_EXECUTION_TARGET", execution.target)
+    base = ["--key-file", str(platform_keys.keys.folder / "local.pem"), "--user", team.team]
+    watch = ["watch", "--after", "0", "--id", order_id, "--count", "3"]
+
+    assert tradectl_main([*base, *watch]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert tradectl_main(["--json", *base, *watch]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+    assert table[0].split()[:3] == ["EVENT_ID", "TIME", "EVENT"]
+    assert [row.split()[2] for row in table[1:]] == ["CREATED", "OPENED", "CANCELED"]
+    assert all(order_id in row for row in table[1:])
+    assert [line["type"] for line in lines] == [
+        "ORDER_EVENT_TYPE_CREATED",
+        "ORDER_EVENT_TYPE_OPENED",
+        "ORDER_EVENT_TYPE_CANCELED",
+    ]
+    assert {line["order"]["client_order_id"] for line in lines} == {order_id}
