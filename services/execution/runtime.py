@@ -13,6 +13,7 @@ from aiohttp import web
 from services.common.addresses import parse_host_port
 from services.common.calls import CallerCredentials
 from services.common.identity import TokenIssuer, load_private_key
+from services.common.redis_client import open_redis
 from services.execution.config import ExecutionConfig
 from services.execution.embed.client import KrakenEmbedClient
 from services.execution.embed.desk import QuoteDesk
@@ -94,12 +95,7 @@ class ExecutionRuntime:
     async def start(self) -> None:
         service, kraken = self.config.service, self.config.kraken
         timeout = service.execution_redis_timeout
-        self._redis = aioredis.Redis.from_url(
-            service.redis_url,
-            decode_responses=True,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-        )
+        self._redis = open_redis(service.redis_url, timeout=timeout)
         credentials = self.config.credentials
         nonces = NonceKeeper(
             self._redis,

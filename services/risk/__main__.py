@@ -9,10 +9,10 @@ import logging
 import sys
 
 import grpc.aio
-import redis.asyncio as aioredis
 import redis.exceptions
 
 from services.common.config import load_settings
+from services.common.redis_client import open_redis
 from services.common.server import ServiceDefinition, run_service
 from services.risk.access import RISK_ACCESS
 from services.risk.audit import AuditTrail
@@ -38,12 +38,7 @@ def build(settings: RiskSettings) -> ServiceDefinition:
     except LimitsFileError as exc:
         print(f"configuration error: RISK_LIMITS_FILE: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc
-    client = aioredis.Redis.from_url(
-        settings.redis_url,
-        decode_responses=True,
-        socket_timeout=settings.risk_redis_timeout,
-        socket_connect_timeout=settings.risk_redis_timeout,
-    )
+    client = open_redis(settings.redis_url, timeout=settings.risk_redis_timeout)
     book = ReservationBook(client, CLOSED_RESERVATION_TTL)
     limits = LimitsStore(client, seed, str(settings.risk_limits_file))
     servicer = RiskServicer(

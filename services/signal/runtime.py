@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import logging
 
-import redis.asyncio as aioredis
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.common.calls import CallerCredentials
 from services.common.identity import TokenIssuer
+from services.common.redis_client import open_redis
 from services.signal.bindings.consumer import SignalConsumer
 from services.signal.bindings.execution import ExecutionClient
 from services.signal.bindings.store import BindingStore
@@ -31,12 +31,7 @@ class SignalRuntime:
     def __init__(self, settings: SignalSettings, signing_key: Ed25519PrivateKey) -> None:
         timeout = settings.signal_redis_timeout
         self.settings = settings
-        self.redis = aioredis.Redis.from_url(
-            settings.redis_url,
-            decode_responses=True,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-        )
+        self.redis = open_redis(settings.redis_url, timeout=timeout)
         # A blocking read must end well inside the client's socket timeout.
         block_ms = max(50, int(timeout * 500))
         self.rules = RuleStore(self.redis)

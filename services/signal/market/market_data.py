@@ -19,9 +19,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 
-import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
 
+from services.common.redis_client import open_redis
 from services.signal.market.backoff import Backoff
 from services.signal.market.errors import KrakenPublicError
 from services.signal.market.feed import MarketFeed
@@ -69,17 +69,9 @@ class MarketData:
         self.settings = settings
         self.owner_id = owner_id or default_owner_id()
         self.metrics = MarketMetrics(registry)
-        self._redis = aioredis.Redis.from_url(
-            redis_url,
-            decode_responses=True,
-            socket_timeout=redis_timeout,
-            socket_connect_timeout=redis_timeout,
-        )
-        self._blocking = aioredis.Redis.from_url(
-            redis_url,
-            decode_responses=True,
-            socket_timeout=BLOCK_MS / 1000 + redis_timeout,
-            socket_connect_timeout=redis_timeout,
+        self._redis = open_redis(redis_url, timeout=redis_timeout)
+        self._blocking = open_redis(
+            redis_url, timeout=BLOCK_MS / 1000 + redis_timeout, connect_timeout=redis_timeout
         )
         self._reader = MarketReader(self._redis, self._blocking)
         self._publisher = MarketPublisher(
