@@ -242,15 +242,29 @@ class KrakenSpotClient:
 
     # Private: trading.
 
-    async def add_order(self, order: OrderRequest) -> JsonObject:
-        """Place (or with ``validate`` only check) an order. Never resent on an unknown outcome."""
+    async def add_order(self, order: OrderRequest, *, budget_taken: bool = False) -> JsonObject:
+        """Place (or with ``validate`` only check) an order. Never resent on an unknown outcome.
+
+        ``budget_taken``: the caller already took this AddOrder's trading budget with
+        :meth:`take_add_order_budget`; only a resend (after an invalid nonce) takes it again.
+        """
         result: JsonObject = await self._private(
             endpoints.ADD_ORDER,
             order.params(),
             pair=order.pair,
             cost=trading_cost(TradingAction.ADD),
+            budget_taken=budget_taken,
         )
         return result
+
+    async def take_add_order_budget(self, pair: str) -> None:
+        """Take one AddOrder's trading budget ahead of :meth:`add_order`, so that the caller can
+        do other work while it waits for Redis. A budget taken for an order that is then not
+        sent over-counts by one: Kraken's counter is never under-counted."""
+        credentials, _ = self._private_parts()
+        await self._take_budget(
+            endpoints.ADD_ORDER, credentials.key_id, pair, trading_cost(TradingAction.ADD)
+        )
 
     async def cancel_order(
         self,
@@ -319,13 +333,18 @@ class KrakenSpotClient:
         *,
         pair: str | None = None,
         cost: float | None = None,
+        budget_taken: bool = False,
     ) -> Any:
         credentials, nonces = self._private_parts()
         key_id = credentials.key_id
         nonce_retried = False
 
         async def send() -> Any:
-            await self._take_budget(endpoint, key_id, pair, cost)
+            nonlocal budget_taken
+            if budget_taken:
+                budget_taken = False  # a resend pays again, as Kraken counts it again
+            else:
+                await self._take_budget(endpoint, key_id, pair, cost)
             try:
                 return await self._send_signed(endpoint, params, credentials, nonces)
             except RateLimitedError as exc:
