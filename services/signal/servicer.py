@@ -27,6 +27,13 @@ from services.common.interceptor import current_identity
 from services.signal.bindings.model import ACTIVE, PAUSED, Binding, state_name
 from services.signal.bindings.validation import identifier, parse_spec
 from services.signal.market.proto import ticker_message, ticker_update_message
+from services.signal.rules.model import (
+    Breakout,
+    MovingAverageCross,
+    RsiBounds,
+    Rule,
+    interval_minutes,
+)
 from services.signal.rules.validation import parse_create
 from services.signal.runtime import SignalRuntime
 from services.signal.signals import fields
@@ -57,6 +64,12 @@ DEFAULT_PAGE = 50
 MAX_PAGE = 500
 MAX_REASON = 500
 _ANSWERED = (SignalError, *STORE_FAILURES)
+# The request field that names a candle rule's interval.
+_INTERVAL_FIELDS: dict[type, str] = {
+    MovingAverageCross: "moving_average_cross.interval",
+    Breakout: "breakout.interval",
+    RsiBounds: "rsi.interval",
+}
 
 
 class SignalServicer(signal_pb2_grpc.SignalServiceServicer):
@@ -66,6 +79,7 @@ class SignalServicer(signal_pb2_grpc.SignalServiceServicer):
         self._bindings = runtime.bindings
         self._market = runtime.market
         self._pairs = runtime.settings.market().pairs
+        self._intervals = runtime.settings.market().ohlc_intervals
 
     async def GetTicker(
         self, request: signal_pb2.GetTickerRequest, context: Context
@@ -132,10 +146,27 @@ class SignalServicer(signal_pb2_grpc.SignalServiceServicer):
                 team=current_identity().subject,
                 now_ms=_now_ms(),
             )
+            self._check_followed(rule)
             await self._rules.create(rule)
             return signal_pb2.CreateRuleResponse(rule=rule.to_proto())
 
         return await _answer(context, handle)
+
+    def _check_followed(self, rule: Rule) -> None:
+        """A rule on market data this service does not follow would never fire: refuse it."""
+        if rule.pair not in self._pairs:
+            raise InvalidArgument(
+                "pair",
+                f"{rule.pair} is not followed here; SIGNAL_PAIRS is {', '.join(self._pairs)}",
+            )
+        minutes = interval_minutes(rule.kind)
+        if minutes is not None and minutes not in self._intervals:
+            field = _INTERVAL_FIELDS[type(rule.kind)]
+            followed = ", ".join(str(i) for i in self._intervals)
+            raise InvalidArgument(
+                field,
+                f"{minutes}-minute candles are not followed; SIGNAL_OHLC_INTERVALS is {followed}",
+            )
 
     async def ListRules(
         self, request: signal_pb2.ListRulesRequest, context: Context

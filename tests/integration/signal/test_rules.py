@@ -118,6 +118,29 @@ def test_bad_rule_is_invalid_argument_naming_the_field(
     assert not stub.ListRules(signal_pb2.ListRulesRequest(), metadata=desk, timeout=5).rules
 
 
+def test_a_rule_on_market_data_not_followed_is_refused(
+    stub: signal_pb2_grpc.SignalServiceStub, keys: Keys
+) -> None:
+    """It would never fire: the service follows SIGNAL_PAIRS and SIGNAL_OHLC_INTERVALS only."""
+    desk = as_team(keys, "desk-a", "traders")
+    four_hour_rsi = signal_pb2.CreateRuleRequest(
+        name="rsi 4h",
+        pair="BTC/USD",
+        rsi=signal_pb2.RsiRule(interval=signal_pb2.CANDLE_INTERVAL_4H, lower="30", upper="70"),
+    )
+
+    pair = rpc_error(stub.CreateRule, ma_rule(pair="SOL/USD"), desk)
+    interval = rpc_error(stub.CreateRule, four_hour_rsi, desk)
+
+    assert pair.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert pair.details() == "pair: SOL/USD is not followed here; SIGNAL_PAIRS is BTC/USD, ETH/USD"
+    assert interval.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert interval.details() == (
+        "rsi.interval: 240-minute candles are not followed; SIGNAL_OHLC_INTERVALS is 1, 5, 15, 60"
+    )
+    assert not stub.ListRules(signal_pb2.ListRulesRequest(), metadata=desk, timeout=5).rules
+
+
 def test_rules_list_in_pages(stub: signal_pb2_grpc.SignalServiceStub, keys: Keys) -> None:
     desk = as_team(keys, "desk-a", "traders")
     ids = [stub.CreateRule(ma_rule(), metadata=desk, timeout=5).rule.id for _ in range(3)]
