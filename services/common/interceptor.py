@@ -18,7 +18,13 @@ import grpc
 import grpc.aio
 
 from services.common.access import AccessTable, is_public
-from services.common.context import REQUEST_ID_HEADER, caller_var, clean_request_id, request_id_var
+from services.common.context import (
+    REQUEST_ID_HEADER,
+    caller_var,
+    clean_request_id,
+    outcome_logged_var,
+    request_id_var,
+)
 from services.common.identity import Identity, IdentityError, TokenVerifier
 from services.common.metrics import RpcMetrics
 
@@ -111,6 +117,7 @@ class PlatformInterceptor(_ServerInterceptor):
     ) -> None:
         """Bind request id and caller; raises CallRejected when the caller may not proceed."""
         request_id_var.set(clean_request_id(_metadata_value(metadata, REQUEST_ID_HEADER)))
+        outcome_logged_var.set(False)
         identity = self.authorize(method, metadata)
         identity_var.set(identity)
         if identity is not None:
@@ -129,7 +136,8 @@ class PlatformInterceptor(_ServerInterceptor):
             name = code.name if isinstance(code, grpc.StatusCode) else str(code)
         elapsed = time.perf_counter() - started
         self._metrics.observe(method, name, elapsed)
-        level = logging.DEBUG if is_public(method) else logging.INFO
+        quiet = is_public(method) or (name == "OK" and outcome_logged_var.get())
+        level = logging.DEBUG if quiet else logging.INFO
         log.log(
             level, "rpc", extra={"method": method, "code": name, "ms": round(elapsed * 1000, 3)}
         )

@@ -18,7 +18,7 @@ import grpc.aio
 import redis.exceptions
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from services.common.context import current_request_id
+from services.common.context import current_request_id, note_outcome_logged
 from services.common.interceptor import current_identity
 from services.risk.amounts import format_amount, from_units
 from services.risk.audit import AuditTrail, parse_query
@@ -364,6 +364,7 @@ def _log_decision(message: str, decision: Decision, started: float, fields: dict
             "decision_ms": round((time.perf_counter() - started) * 1000, 3),
         },
     )
+    note_outcome_logged()
 
 
 def _decision_fields(decision: Decision) -> dict[str, Any]:
