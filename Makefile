@@ -57,6 +57,7 @@ bench: proto ## Benchmarks (not tests): figures measured side by side in one run
 	PYTHONPATH=.:gen $(PY) -m bench.risk_bench
 	PYTHONPATH=.:gen $(PY) -m bench.order_bench
 	PYTHONPATH=.:gen $(PY) -m bench.book_bench
+	PYTHONPATH=.:gen $(PY) -m bench.tick_bench
 
 secrets: venv ## Create development secrets in .secrets/ (idempotent; prints each team's apikey file)
 	$(PY) scripts/dev_secrets.py

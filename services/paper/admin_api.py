@@ -18,6 +18,16 @@
 - ``GET /_paper/stats``: calls per endpoint, refusals per Kraken error string (with a summary of
   nonce, signature, key and rate-limit refusals) and faults injected per kind; under
   ``websocket``, open connections, subscriptions per channel and WebSocket faults applied.
+- ``GET /_paper/timeline`` (optional ``?kind=ws_ticker_sent|add_order_received``, ``?pair=BTC/USD``
+  and ``?after_ns=``): ``{"now_ns": N, "count": N, "events": [...]}``, each event
+  ``{"kind", "pair", "t_ns"}`` plus ``cl_ord_id`` when the AddOrder had one, in the order
+  recorded, the newest 10,000 kept (:mod:`services.paper.timeline`). ``ws_ticker_sent``: a
+  ``ticker`` message was handed to a WebSocket connection, one event per connection;
+  ``add_order_received``: a ``POST /0/private/AddOrder`` reached its handler (stamped on arrival,
+  before any check; one an injected fault answers unread is not recorded). ``t_ns`` and
+  ``now_ns`` are one monotonic clock of this process, so ``now_ns`` is a cursor for
+  ``after_ns``, and the difference of two events is a latency (the tick-to-trade benchmark,
+  ``bench/tick_bench.py``).
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ from services.paper.catalog import find_pair
 from services.paper.errors import KrakenError
 from services.paper.faults import FaultSpec
 from services.paper.rest import EXCHANGE
+from services.paper.timeline import EventKind, now_ns
 from services.paper.views import order_view
 from services.paper.wire import JsonValue, json_response
 from services.paper.ws_feed import WsFaultSpec
@@ -106,6 +117,23 @@ async def stats(request: web.Request) -> web.Response:
     return json_response({**exchange.stats.as_json(), "websocket": exchange.feed.stats()})
 
 
+async def timeline(request: web.Request) -> web.Response:
+    query = request.query
+    try:
+        after_ns = int(query["after_ns"]) if "after_ns" in query else None
+        kind = EventKind(query["kind"]) if "kind" in query else None
+    except ValueError as exc:
+        kinds = ", ".join(k.value for k in EventKind)
+        return _bad_request(f"after_ns must be an integer and kind one of {kinds}: {exc}")
+    events: list[JsonValue] = [
+        event.as_json()
+        for event in request.app[EXCHANGE].timeline.events(
+            after_ns=after_ns, kind=kind, pair=query.get("pair")
+        )
+    ]
+    return json_response({"now_ns": now_ns(), "count": len(events), "events": events})
+
+
 def add_routes(app: web.Application, *, faults_enabled: bool) -> None:
     if faults_enabled:
         app.router.add_post("/_paper/faults", add_fault)
@@ -115,3 +143,4 @@ def add_routes(app: web.Application, *, faults_enabled: bool) -> None:
     app.router.add_get("/_paper/orders", list_orders)
     app.router.add_post("/_paper/price", set_price)
     app.router.add_get("/_paper/stats", stats)
+    app.router.add_get("/_paper/timeline", timeline)

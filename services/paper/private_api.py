@@ -17,6 +17,7 @@ from services.paper.params import Params
 from services.paper.rate_limits import cancel_cost, rest_cost
 from services.paper.rest import EXCHANGE, respond
 from services.paper.state import Exchange
+from services.paper.timeline import now_ns
 from services.paper.views import order_view, trade_view
 from services.paper.wire import JsonValue, fixed
 
@@ -272,8 +273,19 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
+def _record_add_order(exchange: Exchange, params: Params, arrived_ns: int) -> None:
+    """Put the AddOrder on the timeline under its v2 symbol (the raw ``pair`` if unknown)."""
+    name = params.text("pair") or ""
+    try:
+        pair = find_pair(name).v2
+    except KrakenError:
+        pair = name
+    exchange.timeline.add_order_received(pair, params.text("cl_ord_id"), arrived_ns)
+
+
 async def private_call(request: web.Request) -> web.Response:
     """``POST /0/private/<Name>``: authenticate, count, run."""
+    arrived_ns = now_ns()  # first: the AddOrder's arrival on the tick-to-trade timeline
     endpoint = request.match_info["endpoint"]
     exchange = request.app[EXCHANGE]
 
@@ -283,6 +295,9 @@ async def private_call(request: web.Request) -> web.Response:
             raise KrakenError(errors.UNKNOWN_METHOD)
         body = await request.read()
         params = Params.from_body(body, request.content_type)
+        if endpoint == "AddOrder":
+            # Before the signature and rate checks: arrival, not acceptance, is what is timed.
+            _record_add_order(exchange, params, arrived_ns)
         api_key = request.headers.get("API-Key")
         exchange.auth.verify(
             request.raw_path, api_key, request.headers.get("API-Sign"), body, params

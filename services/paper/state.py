@@ -14,6 +14,7 @@ from services.paper.matching import MatchingEngine
 from services.paper.nonces import NonceBook
 from services.paper.rate_limits import REST_LIMITS, TRADING_LIMITS, LeakyCounters
 from services.paper.stats import Stats
+from services.paper.timeline import Timeline
 from services.paper.ws_feed import Feed
 
 
@@ -32,12 +33,14 @@ class Exchange:
     stats: Stats
     dead_mans_switch: DeadMansSwitch
     feed: Feed
+    timeline: Timeline
 
     @classmethod
     def build(cls, settings: PaperSettings) -> Exchange:
         market = Market(settings.paper_seed)
         ledger = Ledger(settings.paper_starting_balances)
         engine = MatchingEngine(market, ledger)
+        timeline = Timeline()
         return cls(
             settings=settings,
             market=market,
@@ -53,5 +56,6 @@ class Exchange:
             faults=FaultBook(),
             stats=Stats(),
             dead_mans_switch=DeadMansSwitch(engine.cancel_all),
-            feed=Feed(market),
+            feed=Feed(market, timeline),
+            timeline=timeline,
         )

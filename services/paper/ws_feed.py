@@ -2,7 +2,9 @@
 ``ohlc``, heartbeats, ``ping``, and subscribe/unsubscribe acks (kraken.md §5.2-§5.4).
 
 Each connection has one writer task fed by a queue, so messages leave in the order they were
-made; book updates are diffs against what that connection was last sent.
+made; book updates are diffs against what that connection was last sent. A ``ticker`` message
+is stamped on the exchange's :class:`~services.paper.timeline.Timeline` as it is handed to the
+socket.
 
 Faults a test injects (``POST /_paper/ws/faults``, see :class:`WsFaultSpec`):
 
@@ -32,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.common.book_checksum import book_checksum
 from services.paper.catalog import Pair, pair_by_v2
 from services.paper.market import Market, PairMarket, PublicTrade, trade_stats
+from services.paper.timeline import Timeline
 from services.paper.wire import JsonValue, dumps
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,7 @@ CHANNELS = frozenset({"ticker", "trade", "book", "ohlc", "heartbeat"})
 _NANOS = 1_000_000_000
 
 Levels = dict[Decimal, Decimal]
+_Outgoing: TypeAlias = "tuple[str, str | None]"  # the text, and its symbol when it is a ticker
 _Ack: TypeAlias = "tuple[dict[str, JsonValue], str | None, JsonValue | None]"
 
 
@@ -156,7 +160,7 @@ class Session:
     """One client connection and what it subscribed to, keyed by ``(channel, pair id)``."""
 
     ws: web.WebSocketResponse
-    outbox: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+    outbox: asyncio.Queue[_Outgoing] = field(default_factory=asyncio.Queue)
     books: dict[str, _BookSubscription] = field(default_factory=dict)
     tickers: set[str] = field(default_factory=set)
     trades: dict[str, int] = field(default_factory=dict)  # pair id -> last trade id sent
@@ -166,8 +170,9 @@ class Session:
     stalled_until: float = 0.0
     transport: asyncio.Transport | None = None
 
-    def send(self, message: JsonValue) -> None:
-        self.outbox.put_nowait(dumps(message))
+    def send(self, message: JsonValue, *, ticker_of: str | None = None) -> None:
+        """Queue ``message``; ``ticker_of`` (a v2 symbol) marks a ticker, timed when it leaves."""
+        self.outbox.put_nowait((dumps(message), ticker_of))
 
     @property
     def subscribed(self) -> bool:
@@ -177,8 +182,9 @@ class Session:
 class Feed:
     """All WebSocket sessions; the exchange calls :meth:`publish` after the market moves."""
 
-    def __init__(self, market: Market) -> None:
+    def __init__(self, market: Market, timeline: Timeline) -> None:
         self._market = market
+        self._timeline = timeline
         self._sessions: set[Session] = set()
         self._connection_ids = itertools.count(1)
         self._corrupt: dict[str | None, int] = {}  # pair id (None: any) -> book updates left
@@ -195,7 +201,7 @@ class Feed:
     def _push(self, session: Session, state: PairMarket) -> None:
         pair_id = state.pair.id
         if pair_id in session.tickers:
-            session.send(self._ticker(state, "update"))
+            session.send(self._ticker(state, "update"), ticker_of=state.pair.v2)
         if pair_id in session.trades:
             fresh = [t for t in state.trades if t.trade_id > session.trades[pair_id]]
             if fresh:
@@ -351,13 +357,16 @@ class Feed:
         while not session.ws.closed:
             await _sit_out_stall(session, loop)
             try:
-                text = await asyncio.wait_for(session.outbox.get(), HEARTBEAT_SECONDS)
+                text, ticker_of = await asyncio.wait_for(session.outbox.get(), HEARTBEAT_SECONDS)
             except TimeoutError:
                 if session.subscribed and loop.time() - session.idle_since >= HEARTBEAT_SECONDS:
-                    text = dumps({"channel": "heartbeat"})
+                    text, ticker_of = dumps({"channel": "heartbeat"}), None
                 else:
                     continue
             await _sit_out_stall(session, loop)
+            if ticker_of is not None:
+                # Stamped as it is handed to the socket: a reader can never have it earlier.
+                self._timeline.ticker_sent(ticker_of)
             try:
                 await session.ws.send_str(text)
             except ConnectionError:
@@ -398,7 +407,8 @@ class Feed:
                     ack |= {k: v for k, v in result.items() if k == "symbol"}
                 session.send({**ack, **tail, "time_out": _timestamp()})
                 if snapshot is not None:
-                    session.send(snapshot)
+                    is_ticker = result.get("channel") == "ticker"
+                    session.send(snapshot, ticker_of=str(result["symbol"]) if is_ticker else None)
         else:
             session.send(
                 {
