@@ -20,9 +20,10 @@ Kraken's trading counter (``pro``: 180 per pair, decaying 3.75/s; a market order
 respected by pausing ``--pause`` s between moves: about 4 orders/s, under the decay, so no order
 is refused for budget. A pause also lets each order's aftermath (fill, outcome report to risk)
 finish before the next tick, so what is measured is one tick on a quiet platform. Execution
-keeps the reference price it gives risk for 1 s, then fetches it again (REST Ticker) on the order
-path: at this pace about one order in four pays that, and the report splits the moves by it
-(counted from ``GET /_paper/stats``); with ``--pause`` over 1 s every order pays it.
+uses the reference price it gives risk as it is for 1 s, then (up to 10 s) while one background
+REST Ticker call refreshes it (services/execution/orders/reference.py): at this pace about one
+move in four has that call beside it, competing for the same cores, and the report splits the
+moves by it (counted from ``GET /_paper/stats``).
 
 Usage: ``PYTHONPATH=.:gen .venv/bin/python -m bench.tick_bench [--count 200] [--log-level INFO]``
 Target (issue #5): p50 <= 5 ms and p99 <= 15 ms on this machine. A benchmark, not a test: it
@@ -293,8 +294,8 @@ def report(results: Results, log_level: str) -> None:
         f"  (n = {len(samples)}; {results.missed} moves without an order"
         f", {extra} with more than one ticker sent)"
     )
-    # Execution keeps the pair's last price for risk's collar 1 s, then asks Ticker again on the
-    # order path: the one step whose cost depends on how far apart orders are.
+    # Execution refreshes the pair's last price for risk's collar in the background once it is
+    # 1 s old: the one piece of work whose presence depends on how far apart orders are.
     for fetched, what in ((False, "reference price cached"), (True, "reference price fetched")):
         part = results.latencies(fetched=fetched)
         if part:

@@ -76,11 +76,13 @@ class ReferencePrices:
     async def _refresh(self, kraken_pair: str) -> None:
         try:
             await self._fetch_and_keep(kraken_pair)
-        except KrakenError as exc:
-            # The price kept is used until it is max_age old; then the order path fetches.
+        except Exception as exc:  # a background task has no caller to raise to
+            # The price kept is used until it is max_age old; then the order path fetches, and
+            # the error reaches that order.
             logger.warning(
                 "reference price refresh failed",
                 extra={"pair": kraken_pair, "error": type(exc).__name__},
+                exc_info=not isinstance(exc, KrakenError),
             )
 
     async def _fetch_and_keep(self, kraken_pair: str) -> Decimal | None:
