@@ -120,6 +120,7 @@ class Reconciler:
                     force=force,
                     known=views.get(record.client_order_id),
                     ask_kraken=ask_kraken,
+                    stored=record,
                 )
             except KrakenError as exc:
                 logger.info(
@@ -189,18 +190,23 @@ class Reconciler:
         force: bool = False,
         known: KrakenView | None = None,
         ask_kraken: bool = True,
+        stored: OrderRecord | None = None,
     ) -> tuple[OrderRecord | None, bool]:
         """The order after reconciliation, and whether it changed.
 
         ``known``: Kraken's view of the order, just fetched, used instead of asking again.
         ``ask_kraken`` False: only what needs no Kraken call (report an outcome, free a claim).
+        ``stored``: the order as just read from the store, used for the first attempt instead of
+        reading it again (a pass reads all its orders in one MGET). Every write is a
+        compare-and-set on its version, so a copy that has aged only costs a retry.
         """
         for _ in range(RECONCILE_ATTEMPTS):
             try:
                 return await self._reconcile_once(
-                    client_order_id, force=force, known=known, ask_kraken=ask_kraken
+                    client_order_id, force=force, known=known, ask_kraken=ask_kraken, stored=stored
                 )
             except StaleRecord:
+                stored = None
                 known = None
                 # Placement or another replica wrote the order meanwhile: look again.
                 logger.debug(
@@ -210,9 +216,15 @@ class Reconciler:
         return await self._store.get(client_order_id), False
 
     async def _reconcile_once(
-        self, client_order_id: str, *, force: bool, known: KrakenView | None, ask_kraken: bool
+        self,
+        client_order_id: str,
+        *,
+        force: bool,
+        known: KrakenView | None,
+        ask_kraken: bool,
+        stored: OrderRecord | None,
     ) -> tuple[OrderRecord | None, bool]:
-        record = await self._store.get(client_order_id)
+        record = stored if stored is not None else await self._store.get(client_order_id)
         if record is None:
             return None, False
         age_ms = now_ms() - record.updated_ms

@@ -292,3 +292,73 @@ async def test_concurrent_modifications_all_survive(path: OrderPath) -> None:
     assert stored.version == 1 + writers
     raw = await path.redis.get(f"execution:order:{{{record.client_order_id}}}")
     assert json.loads(raw)["version"] == 1 + writers
+
+
+async def test_a_pass_reads_its_orders_in_one_mget_not_one_get_each(
+    path: OrderPath, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = [str(uuid.uuid4()) for _ in range(12)]
+    txids = [f"OTX{i:03d}-AAAAA-BBBBBB" for i in range(12)]
+    for order_id, txid in zip(ids, txids, strict=True):
+        path.kraken.answer("AddOrder", Answer(result={"descr": {"order": "buy"}, "txid": [txid]}))
+        await path.desk.place(limit_order(order_id), DESK)
+    # Kraken shows every order open, half of each filled.
+    path.kraken.answer(
+        "OpenOrders",
+        Answer(
+            result={
+                "open": {
+                    txid: kraken_order(order_id, "open", "0.005")
+                    for order_id, txid in zip(ids, txids, strict=True)
+                }
+            }
+        ),
+    )
+    single_reads: list[str] = []
+    read_one = path.store.get
+
+    async def counting_get(client_order_id: str) -> OrderRecord | None:
+        single_reads.append(client_order_id)
+        return await read_one(client_order_id)
+
+    monkeypatch.setattr(path.store, "get", counting_get)
+
+    await path.reconciler.run_once()
+
+    assert single_reads == []
+    assert path.kraken.count("OpenOrders") == 1
+    for order_id in ids:
+        stored = await read_one(order_id)
+        assert stored is not None
+        assert stored.filled_volume == "0.005"
+
+
+async def test_a_pass_whose_copy_aged_during_its_kraken_call_starts_over(path: OrderPath) -> None:
+    order_id = str(uuid.uuid4())
+    path.kraken.answer("AddOrder", Answer(result={"descr": {"order": "buy"}, "txid": [TXID]}))
+    await path.desk.place(limit_order(order_id), DESK)
+    answer_open = asyncio.Event()
+    path.kraken.answer(
+        "OpenOrders",
+        Answer(result={"open": {TXID: kraken_order(order_id, "open", "0.004")}}, gate=answer_open),
+    )
+    path.kraken.answer(
+        "QueryOrders", Answer(result={TXID: kraken_order(order_id, "open", "0.004")})
+    )
+
+    passing = asyncio.create_task(path.reconciler.run_once())
+    await until(lambda: path.kraken.count("OpenOrders") == 1)
+    # Meanwhile another writer (a replica's reconciler, the kill switch) moves the order on.
+    stored = await path.store.get(order_id)
+    assert stored is not None
+    stored.status_reason = "written by another replica"
+    await path.store.save(stored, attention=True)
+    answer_open.set()
+    await passing
+    final = await path.store.get(order_id)
+
+    assert final is not None
+    assert final.filled_volume == "0.004"
+    assert final.status_reason == "written by another replica"
+    assert final.version > stored.version
+    assert path.kraken.count("QueryOrders") == 1  # the retry asked Kraken again
