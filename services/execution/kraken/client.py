@@ -13,6 +13,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, TypeVar
@@ -56,7 +57,24 @@ JsonObject = dict[str, Any]
 T = TypeVar("T")
 
 _MAX_BACKOFF = 5.0
+PREPARED_NONCE_MAX_AGE = 0.5
+"""Seconds a nonce taken ahead of an AddOrder may wait (for its budget) and still be used."""
 _RETRIED_HERE = (ServiceUnavailableError, TransportError, UnknownOutcomeError, HttpStatusError)
+
+
+@dataclass(frozen=True)
+class PreparedSend:
+    """What :meth:`KrakenSpotClient.prepare_add_order` took ahead for one AddOrder: its trading
+    budget (always) and, in window nonce mode, its nonce."""
+
+    nonce: int | None
+    nonce_taken_at: float
+
+    def usable_nonce(self) -> int | None:
+        """The nonce taken ahead, unless it is too old to send (then None: take a fresh one)."""
+        if self.nonce is None or time.monotonic() - self.nonce_taken_at > PREPARED_NONCE_MAX_AGE:
+            return None
+        return self.nonce
 
 
 class KrakenSpotClient:
@@ -242,29 +260,43 @@ class KrakenSpotClient:
 
     # Private: trading.
 
-    async def add_order(self, order: OrderRequest, *, budget_taken: bool = False) -> JsonObject:
+    async def add_order(
+        self, order: OrderRequest, *, prepared: PreparedSend | None = None
+    ) -> JsonObject:
         """Place (or with ``validate`` only check) an order. Never resent on an unknown outcome.
 
-        ``budget_taken``: the caller already took this AddOrder's trading budget with
-        :meth:`take_add_order_budget`; only a resend (after an invalid nonce) takes it again.
+        ``prepared``: what :meth:`prepare_add_order` already took for this AddOrder (its trading
+        budget, and in window mode its nonce); only a resend (after an invalid nonce) takes them
+        again.
         """
         result: JsonObject = await self._private(
             endpoints.ADD_ORDER,
             order.params(),
             pair=order.pair,
             cost=trading_cost(TradingAction.ADD),
-            budget_taken=budget_taken,
+            prepared=prepared,
         )
         return result
 
-    async def take_add_order_budget(self, pair: str) -> None:
-        """Take one AddOrder's trading budget ahead of :meth:`add_order`, so that the caller can
-        do other work while it waits for Redis. A budget taken for an order that is then not
-        sent over-counts by one: Kraken's counter is never under-counted."""
-        credentials, _ = self._private_parts()
-        await self._take_budget(
+    async def prepare_add_order(self, pair: str) -> PreparedSend:
+        """Take one AddOrder's trading budget ahead of :meth:`add_order`, and in ``window`` nonce
+        mode its nonce beside it, so that the caller can do other work while Redis answers.
+
+        A budget taken for an order that is then not sent over-counts by one: Kraken's counter
+        is never under-counted. A nonce taken and not used leaves a gap, which Kraken allows; one
+        that waited for its budget longer than ``PREPARED_NONCE_MAX_AGE`` is not used (a fresh
+        one is taken at sending). In ``strict`` mode the nonce is always taken at sending, under
+        the key's lease, so that requests go out in nonce order.
+        """
+        credentials, nonces = self._private_parts()
+        budget = self._take_budget(
             endpoints.ADD_ORDER, credentials.key_id, pair, trading_cost(TradingAction.ADD)
         )
+        if nonces.mode_for(credentials.key_id) is not NonceMode.WINDOW:
+            await budget
+            return PreparedSend(nonce=None, nonce_taken_at=0.0)
+        _, nonce = await asyncio.gather(budget, nonces.next_nonce(credentials.key_id))
+        return PreparedSend(nonce=nonce, nonce_taken_at=time.monotonic())
 
     async def cancel_order(
         self,
@@ -333,20 +365,22 @@ class KrakenSpotClient:
         *,
         pair: str | None = None,
         cost: float | None = None,
-        budget_taken: bool = False,
+        prepared: PreparedSend | None = None,
     ) -> Any:
         credentials, nonces = self._private_parts()
         key_id = credentials.key_id
         nonce_retried = False
 
         async def send() -> Any:
-            nonlocal budget_taken
-            if budget_taken:
-                budget_taken = False  # a resend pays again, as Kraken counts it again
+            nonlocal prepared
+            nonce: int | None = None
+            if prepared is not None:
+                nonce = prepared.usable_nonce()
+                prepared = None  # a resend pays again, as Kraken counts it again
             else:
                 await self._take_budget(endpoint, key_id, pair, cost)
             try:
-                return await self._send_signed(endpoint, params, credentials, nonces)
+                return await self._send_signed(endpoint, params, credentials, nonces, nonce)
             except RateLimitedError as exc:
                 await self._mark_full(exc, key_id, pair)
                 raise
@@ -371,8 +405,11 @@ class KrakenSpotClient:
         params: Mapping[str, Param],
         credentials: KrakenCredentials,
         nonces: NonceKeeper,
+        prepared_nonce: int | None = None,
     ) -> Any:
-        async with nonces.reserve(credentials.key_id) as nonce:
+        """Sign and send; with ``prepared_nonce`` (window mode, taken ahead) instead of a fresh
+        nonce."""
+        async with nonces.reserve(credentials.key_id, ahead=prepared_nonce) as nonce:
             body, content_type = encode_body(params, nonce, self._settings.body_encoding)
             headers = credentials.headers(endpoint.path, nonce, body)
             headers["Content-Type"] = content_type

@@ -113,14 +113,18 @@ class NonceKeeper:
         return int(raw)
 
     @asynccontextmanager
-    async def reserve(self, key_id: str) -> AsyncIterator[int]:
+    async def reserve(self, key_id: str, *, ahead: int | None = None) -> AsyncIterator[int]:
         """A nonce for one request; in strict mode the key's lease is held until the block ends.
 
         Enter right before signing and leave once the response (or the failure) is in.
+        ``ahead``: in window mode, a nonce already taken with :meth:`next_nonce` for this
+        request, used as is. Strict mode refuses one: its nonce must come with the lease.
         """
         if self.mode_for(key_id) is NonceMode.WINDOW:
-            yield await self.next_nonce(key_id)
+            yield ahead if ahead is not None else await self.next_nonce(key_id)
             return
+        if ahead is not None:
+            raise ValueError("strict nonce mode takes the nonce with the lease, never ahead")
         nonce = await self._acquire(key_id)
         try:
             yield nonce

@@ -21,7 +21,7 @@ from typing import Any
 from services.common.access import ADMINS, RISK_OFFICERS, SERVICES
 from services.common.context import current_request_id
 from services.common.identity import Identity
-from services.execution.kraken.client import KrakenSpotClient
+from services.execution.kraken.client import KrakenSpotClient, PreparedSend
 from services.execution.kraken.errors import (
     InvalidRequestError,
     KeyPermissionError,
@@ -141,12 +141,13 @@ class OrderDesk:
         record.reservation_id = decision.reservation_id
         record.stage = STAGE_SENDING
         add_order = order.kraken_request()
-        # Recording the order as being sent and taking its trading budget do not depend on each
-        # other: both go to Redis at once, one round trip of waiting instead of two. Nothing is
-        # sent unless both succeed; a budget taken for an order not sent only over-counts.
-        saved, budget = await asyncio.gather(
+        # Recording the order as being sent and taking its trading budget (and in window mode
+        # its nonce) do not depend on each other: they go to Redis at once, one round trip of
+        # waiting instead of three. Nothing is sent unless all succeed; a budget taken for an
+        # order not sent only over-counts, a nonce not used only leaves a gap.
+        saved, prepared = await asyncio.gather(
             self._store.save(record, attention=True, event=execution_pb2.ORDER_EVENT_TYPE_CREATED),
-            self._kraken.take_add_order_budget(add_order.pair),
+            self._kraken.prepare_add_order(add_order.pair),
             return_exceptions=True,
         )
         if isinstance(saved, StaleRecord):
@@ -158,12 +159,12 @@ class OrderDesk:
             raise saved
         if isinstance(saved, BaseException):
             raise saved
-        if isinstance(budget, KrakenError):
+        if isinstance(prepared, KrakenError):
             await self._not_sent(record)
-            raise budget
-        if isinstance(budget, BaseException):
-            raise budget
-        return await self._send(add_order, record, budget_taken=True), False
+            raise prepared
+        if isinstance(prepared, BaseException):
+            raise prepared
+        return await self._send(add_order, record, prepared=prepared), False
 
     async def _not_sent(self, record: OrderRecord) -> None:
         """The order recorded as being sent certainly was not: free its reservation and id."""
@@ -172,10 +173,10 @@ class OrderDesk:
         await self._release(record)
 
     async def _send(
-        self, add_order: OrderRequest, record: OrderRecord, *, budget_taken: bool
+        self, add_order: OrderRequest, record: OrderRecord, *, prepared: PreparedSend
     ) -> OrderRecord:
         try:
-            result = await self._kraken.add_order(add_order, budget_taken=budget_taken)
+            result = await self._kraken.add_order(add_order, prepared=prepared)
         except KrakenError as exc:
             if exc.outcome_unknown:
                 return await self._record(

@@ -206,6 +206,67 @@ async def test_window_mode_retries_an_invalid_nonce_once_with_a_fresh_nonce(
     assert second.nonce > first.nonce
 
 
+async def test_a_prepared_add_order_sends_the_nonce_taken_ahead_and_pays_once(
+    make_client: ClientFactory, kraken: FakeKraken
+) -> None:
+    client = make_client(mode=NonceMode.WINDOW)
+
+    prepared = await client.prepare_add_order(PAIR)
+    await client.add_order(ORDER, prepared=prepared)
+
+    assert prepared.nonce is not None
+    assert [r.nonce for r in kraken.received] == [prepared.nonce]
+    assert all(r.signed_ok for r in kraken.received)
+    assert await client._trading_budget.level(PAIR) == pytest.approx(1, abs=0.01)  # type: ignore[union-attr]
+
+
+async def test_a_prepared_nonce_that_waited_too_long_is_replaced(
+    make_client: ClientFactory, kraken: FakeKraken, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = make_client(mode=NonceMode.WINDOW)
+    prepared = await client.prepare_add_order(PAIR)
+    monkeypatch.setattr(
+        "services.execution.kraken.client.PREPARED_NONCE_MAX_AGE", -1.0
+    )  # any age is too old
+
+    await client.add_order(ORDER, prepared=prepared)
+
+    assert prepared.nonce is not None
+    (sent,) = kraken.received
+    assert sent.nonce is not None
+    assert sent.nonce > prepared.nonce
+
+
+async def test_a_prepared_add_order_refused_for_its_nonce_resends_with_a_fresh_one_and_pays_again(
+    make_client: ClientFactory, kraken: FakeKraken
+) -> None:
+    client = make_client(mode=NonceMode.WINDOW)
+    kraken.answer("AddOrder", Answer(errors=["EAPI:Invalid nonce"]))
+
+    prepared = await client.prepare_add_order(PAIR)
+    await client.add_order(ORDER, prepared=prepared)
+
+    first, second = kraken.received
+    assert first.nonce == prepared.nonce
+    assert second.nonce is not None
+    assert first.nonce is not None
+    assert second.nonce > first.nonce
+    assert await client._trading_budget.level(PAIR) == pytest.approx(2, abs=0.01)  # type: ignore[union-attr]
+
+
+async def test_strict_mode_never_takes_a_nonce_ahead(
+    make_client: ClientFactory, kraken: FakeKraken, redis: Redis
+) -> None:
+    client = make_client(mode=NonceMode.STRICT)
+
+    prepared = await client.prepare_add_order(PAIR)
+    await client.add_order(ORDER, prepared=prepared)
+
+    assert prepared.nonce is None
+    assert kraken.count("AddOrder") == 1
+    assert await redis.exists("kraken:nonce-lease:{" + CREDENTIALS.key_id + "}") == 0
+
+
 async def test_window_mode_gives_up_after_the_second_invalid_nonce(
     make_client: ClientFactory, kraken: FakeKraken
 ) -> None:

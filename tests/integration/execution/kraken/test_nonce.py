@@ -208,3 +208,21 @@ async def test_redis_down_is_a_typed_unavailable_error() -> None:
     finally:
         await client.aclose()
         server.close()
+
+
+async def test_window_reserve_uses_a_nonce_taken_ahead(redis: Redis) -> None:
+    keeper = NonceKeeper(redis, default_mode=NonceMode.WINDOW)
+    ahead = await keeper.next_nonce(KEY_ID)
+
+    async with keeper.reserve(KEY_ID, ahead=ahead) as nonce:
+        assert nonce == ahead
+
+
+async def test_strict_reserve_refuses_a_nonce_taken_ahead(redis: Redis) -> None:
+    keeper = NonceKeeper(redis, default_mode=NonceMode.STRICT)
+
+    with pytest.raises(ValueError, match="strict"):
+        async with keeper.reserve(KEY_ID, ahead=123):
+            pass
+
+    assert await redis.exists(lease_key(KEY_ID)) == 0
