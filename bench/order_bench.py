@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import os
 import statistics
 import tempfile
 import time
@@ -44,6 +45,7 @@ import grpc.aio
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from bench.cpu import CpuMeter, per_operation
 from services.common.calls import CallerCredentials
 from tests.support.paper_exchange import PaperExchange
 from tests.support.platform import PlatformKeys, execution_env, risk_env
@@ -215,8 +217,9 @@ def rest_price(paper: PaperExchange, pair: str) -> str:
 @contextmanager
 def platform(
     replicas: int, root: Path, log_level: str
-) -> Iterator[tuple[PaperExchange, list[str], PlatformKeys]]:
-    """Redis, paper exchange, risk and ``replicas`` execution processes; their targets."""
+) -> Iterator[tuple[PaperExchange, list[str], PlatformKeys, dict[str, list[int]]]]:
+    """Redis, paper exchange, risk and ``replicas`` execution processes; their targets, and the
+    process ids of each part (this process is the clients)."""
     keys = PlatformKeys.create(root / f"keys-{replicas}")
     limits = root / "limits.yaml"
     limits.write_text(LIMITS)
@@ -257,16 +260,27 @@ def platform(
                 "LOG_LEVEL": log_level,
             },
         )
-        targets = [
-            stack.enter_context(running_service("services.execution", keys.keys, root, env)).target
+        executions = [
+            stack.enter_context(running_service("services.execution", keys.keys, root, env))
             for _ in range(replicas)
         ]
-        yield paper, targets, keys
+        pids = {
+            "execution": [e.process.pid for e in executions],
+            "risk": [risk.process.pid],
+            "paper": [paper.pid],
+            "redis": [redis.pid],
+            "clients": [os.getpid()],
+        }
+        yield paper, [e.target for e in executions], keys, pids
 
 
 async def measure(
-    paper: PaperExchange, targets: list[str], keys: PlatformKeys, args: argparse.Namespace
-) -> dict[str, Run]:
+    paper: PaperExchange,
+    targets: list[str],
+    keys: PlatformKeys,
+    pids: dict[str, list[int]],
+    args: argparse.Namespace,
+) -> tuple[dict[str, Run], dict[str, float]]:
     runs = {
         "grpc": await grpc_floor(targets[0]),
         "post": await add_order_floor(paper),
@@ -278,13 +292,16 @@ async def measure(
     try:
         await timed(desk.place, args.warmup, 1)
         runs["1 client"] = await timed(desk.place, args.orders_1, 1)
+        meter = CpuMeter(pids)
+        meter.start()
         runs["16 clients"] = await timed(desk.place, args.orders_16, 16)
+        cpu = meter.stop()
     finally:
         await desk.close()
-    return runs
+    return runs, cpu
 
 
-def report(replicas: int, runs: dict[str, Run]) -> None:
+def report(replicas: int, runs: dict[str, Run], cpu: dict[str, float]) -> None:
     floor = runs["grpc"].quantile(50) + runs["post"].quantile(50)
     cheapest = runs["grpc"].quantile(50) + runs["cheapest post"].quantile(50)
     print(f"\nPlaceOrder, {replicas} execution replica{'s' if replicas > 1 else ''}")
@@ -303,6 +320,10 @@ def report(replicas: int, runs: dict[str, Run]) -> None:
             f" (/cheapest {p50 / cheapest:4.1f}x)"
             f"  ({len(run.samples)} placed, {run.refused} refused for budget)"
         )
+    placed = len(runs["16 clients"].samples) + runs["16 clients"].refused
+    print(f"  CPU per order, 16 clients (ms): {per_operation(cpu, placed)}")
+    cores = os.cpu_count() or 1
+    print(f"    on {cores} cores: at most {cores * placed / sum(cpu.values()):,.0f} orders/s")
 
 
 def main() -> None:
@@ -318,9 +339,9 @@ def main() -> None:
     print(f"order path bench, services at log level {args.log_level}")
     for replicas in args.replicas:
         with tempfile.TemporaryDirectory(prefix="order-bench-") as folder:
-            with platform(replicas, Path(folder), args.log_level) as (paper, targets, keys):
-                runs = asyncio.run(measure(paper, targets, keys, args))
-            report(replicas, runs)
+            with platform(replicas, Path(folder), args.log_level) as (paper, targets, keys, pids):
+                runs, cpu = asyncio.run(measure(paper, targets, keys, pids, args))
+            report(replicas, runs, cpu)
 
 
 if __name__ == "__main__":

@@ -104,6 +104,13 @@ class PaperExchange:
 
     # -- process ------------------------------------------------------------------------------
 
+    @property
+    def pid(self) -> int:
+        """The paper exchange's process id (benchmarks read its CPU time)."""
+        if self._process is None:
+            raise RuntimeError("the paper exchange is not running")
+        return self._process.pid
+
     def start(self) -> None:
         env = {**os.environ, **self.env}
         self._process = subprocess.Popen(
