@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 import grpc.aio
 
+from services.common.context import note_outcome_logged
 from services.common.identity import Identity
 from services.common.interceptor import current_identity
 from services.execution.answers import answer as _answer
@@ -68,6 +69,10 @@ class ExecutionServicer(QuoteRpcs, execution_pb2_grpc.ExecutionServiceServicer):
             record, replayed = await run_to_completion(
                 self._runtime.desk.place(request, current_identity())
             )
+            if not request.validate:
+                # The order's journal events (or "order replayed") are logged with the request id
+                # and caller: the call's own success line goes to DEBUG.
+                note_outcome_logged()
             return execution_pb2.PlaceOrderResponse(
                 order=record.to_proto(), replayed=replayed, description=record.description
             )

@@ -12,6 +12,7 @@ import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -54,9 +55,9 @@ class KrakenCredentials:
             read_secret_value(env, f"{prefix}_KEY"), read_secret_value(env, f"{prefix}_SECRET")
         )
 
-    @property
+    @cached_property
     def key_id(self) -> str:
-        """A non-secret identifier of the key: 8 hex digits of its SHA-256."""
+        """A non-secret identifier of the key: 8 hex digits of its SHA-256 (hashed once)."""
         digest = hashlib.sha256(self.api_key.get_secret_value().encode("utf-8")).hexdigest()
         return digest[:8]
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import time
 import uuid
 
 import grpc
 import pytest
 
-from tests.integration.execution.orders.conftest import Trader
+from tests.integration.execution.orders.conftest import Trader, limit_order
 from tests.support.paper_exchange import PaperExchange
 from tests.support.platform import PlatformKeys
 from tests.support.services import RunningService
@@ -138,3 +140,34 @@ def test_tradectl_place_then_order(
     output = capsys.readouterr().out
     assert output.count('"status": "OPEN"') == 2
     assert paper.orders(cl_ord_id=order_id)["count"] == 1
+
+
+def test_a_placed_order_is_logged_by_its_events_with_the_request_id(
+    trader: Trader, execution: RunningService
+) -> None:
+    request_id = f"log-{uuid.uuid4().hex}"
+    request = limit_order()
+
+    trader.stub.PlaceOrder(
+        request,
+        metadata=(*trader.metadata(), ("x-request-id", request_id)),
+        timeout=15,
+    )
+
+    deadline = time.monotonic() + 5
+    while True:
+        lines = [
+            json.loads(line)
+            for line in execution.log().splitlines()
+            if line.startswith("{") and request_id in line
+        ]
+        events = [line["event"] for line in lines if line["msg"] == "order event"]
+        if len(events) >= 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert events == ["ORDER_EVENT_TYPE_CREATED", "ORDER_EVENT_TYPE_OPENED"]
+    assert all(
+        line["client_order_id"] == request.client_order_id for line in lines if "event" in line
+    )
+    # The call's own success line adds nothing to its events: it is not at INFO.
+    assert [line for line in lines if line["msg"] == "rpc"] == []
