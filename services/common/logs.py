@@ -8,9 +8,37 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from services.common.context import caller_var, request_id_var
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+# orjson writes what the standard json module writes for the plain types; everything else (str,
+# int, dict and list subclasses, dataclasses, datetimes) is handed to `_plain`, which turns it
+# into what `json.dumps(..., default=str)` would have written. Where orjson refuses a value (an
+# integer beyond 64 bits) the standard module writes the line. One difference is kept: a plain
+# Enum member is written as its value, where the json module wrote ``str(member)``.
+_ORJSON_OPTIONS = (
+    orjson.OPT_NON_STR_KEYS
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, dict):
+        return dict(value)
+    if isinstance(value, list | tuple):
+        return list(value)
+    return str(value)
 
 
 class JsonFormatter(logging.Formatter):
@@ -19,10 +47,12 @@ class JsonFormatter(logging.Formatter):
     def __init__(self, service: str) -> None:
         super().__init__()
         self.service = service
+        # The formatted date and time of the last second seen: most lines share their second.
+        self._second: tuple[int, str] = (-1, "")
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "ts": self._timestamp(record.created),
             "level": record.levelname.lower(),
             "service": self.service,
             "logger": record.name,
@@ -39,7 +69,23 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        try:
+            return orjson.dumps(entry, default=_plain, option=_ORJSON_OPTIONS).decode()
+        except orjson.JSONEncodeError:
+            return json.dumps(entry, default=str)
+
+    def _timestamp(self, created: float) -> str:
+        """``created`` as ``datetime.isoformat(timespec="milliseconds")`` writes it, in UTC."""
+        second = int(created)
+        # Rounded to the microsecond as datetime.fromtimestamp rounds, then cut to milliseconds.
+        micros = round((created - second) * 1_000_000)
+        if micros >= 1_000_000:
+            second, micros = second + 1, micros - 1_000_000
+        cached_second, text = self._second
+        if second != cached_second:
+            text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            self._second = (second, text)
+        return f"{text}.{micros // 1000:03d}+00:00"
 
 
 def configure_logging(service: str, level: str) -> None:
