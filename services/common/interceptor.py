@@ -62,9 +62,23 @@ class CallRejected(Exception):
 def _metadata_value(metadata: Any, key: str) -> str | None:
     for item in metadata or ():
         if item[0] == key:
-            value = item[1]
-            return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+            return _text(item[1])
     return None
+
+
+def _call_headers(metadata: Any) -> tuple[str | None, str | None]:
+    """The authorization and request id headers (None when absent), in one pass."""
+    authorization = request_id = None
+    for item in metadata or ():
+        if item[0] == "authorization" and authorization is None:
+            authorization = _text(item[1])
+        elif item[0] == REQUEST_ID_HEADER and request_id is None:
+            request_id = _text(item[1])
+    return authorization, request_id
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 class PlatformInterceptor(_ServerInterceptor):
@@ -74,24 +88,35 @@ class PlatformInterceptor(_ServerInterceptor):
         self._access = access
         self._verifier = verifier
         self._metrics = metrics
+        # Wrapped handlers by method. Services register their handlers once, before the server
+        # starts, so the wrapper of a method is built once rather than on every call; each call
+        # reads its own metadata from its context.
+        self._wrapped: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
 
     async def intercept_service(
         self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler[Any, Any]:
+        method: str = handler_call_details.method
+        wrapped = self._wrapped.get(method)
+        if wrapped is not None:
+            return wrapped
         handler = await continuation(handler_call_details)
         if handler is None:
             return handler  # type: ignore[return-value]  # unknown method: grpc answers UNIMPLEMENTED
-        method: str = handler_call_details.method
-        metadata = handler_call_details.invocation_metadata
         if handler.response_streaming:
-            return _replace_behavior(handler, self._wrap_stream(method, metadata, handler))
-        return _replace_behavior(handler, self._wrap_unary(method, metadata, handler))
+            wrapped = _replace_behavior(handler, self._wrap_stream(method, handler))
+        else:
+            wrapped = _replace_behavior(handler, self._wrap_unary(method, handler))
+        self._wrapped[method] = wrapped
+        return wrapped
 
     def authorize(self, method: str, metadata: Any) -> Identity | None:
         """The caller's identity, or None for public methods; raises CallRejected."""
+        return self._authorize(method, _metadata_value(metadata, "authorization"))
+
+    def _authorize(self, method: str, header: str | None) -> Identity | None:
         if is_public(method):
             return None
-        header = _metadata_value(metadata, "authorization")
         if not header:
             raise CallRejected(grpc.StatusCode.UNAUTHENTICATED, "missing authorization metadata")
         scheme, _, token = header.partition(" ")
@@ -112,19 +137,23 @@ class PlatformInterceptor(_ServerInterceptor):
             )
         return identity
 
-    def _begin(
-        self, method: str, metadata: Any, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> None:
+    def _begin(self, method: str, context: grpc.aio.ServicerContext[Any, Any]) -> None:
         """Bind request id and caller; raises CallRejected when the caller may not proceed."""
-        request_id_var.set(clean_request_id(_metadata_value(metadata, REQUEST_ID_HEADER)))
+        authorization, sent_id = _call_headers(context.invocation_metadata())
         outcome_logged_var.set(False)
-        identity = self.authorize(method, metadata)
+        try:
+            identity = self._authorize(method, authorization)
+        except CallRejected:
+            request_id_var.set(clean_request_id(sent_id))
+            raise
         identity_var.set(identity)
         if identity is not None:
             caller_var.set(identity.subject)
-            if _metadata_value(metadata, REQUEST_ID_HEADER) is None and identity.request_id:
-                request_id_var.set(clean_request_id(identity.request_id))
-        context.set_trailing_metadata(((REQUEST_ID_HEADER, request_id_var.get() or ""),))
+            if sent_id is None and identity.request_id:
+                sent_id = identity.request_id
+        request_id = clean_request_id(sent_id)
+        request_id_var.set(request_id)
+        context.set_trailing_metadata(((REQUEST_ID_HEADER, request_id),))
 
     def _finish(
         self, method: str, context: grpc.aio.ServicerContext[Any, Any], started: float, failed: bool
@@ -138,12 +167,13 @@ class PlatformInterceptor(_ServerInterceptor):
         self._metrics.observe(method, name, elapsed)
         quiet = is_public(method) or (name == "OK" and outcome_logged_var.get())
         level = logging.DEBUG if quiet else logging.INFO
-        log.log(
-            level, "rpc", extra={"method": method, "code": name, "ms": round(elapsed * 1000, 3)}
-        )
+        if log.isEnabledFor(level):
+            log.log(
+                level, "rpc", extra={"method": method, "code": name, "ms": round(elapsed * 1000, 3)}
+            )
 
     def _wrap_unary(
-        self, method: str, metadata: Any, handler: grpc.RpcMethodHandler[Any, Any]
+        self, method: str, handler: grpc.RpcMethodHandler[Any, Any]
     ) -> Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]:
         behavior = _behavior(handler)
 
@@ -152,7 +182,7 @@ class PlatformInterceptor(_ServerInterceptor):
             failed = True
             try:
                 try:
-                    self._begin(method, metadata, context)
+                    self._begin(method, context)
                 except CallRejected as rejected:
                     await context.abort(rejected.code, rejected.details)
                 response = await behavior(request, context)
@@ -164,7 +194,7 @@ class PlatformInterceptor(_ServerInterceptor):
         return unary
 
     def _wrap_stream(
-        self, method: str, metadata: Any, handler: grpc.RpcMethodHandler[Any, Any]
+        self, method: str, handler: grpc.RpcMethodHandler[Any, Any]
     ) -> Callable[[Any, grpc.aio.ServicerContext[Any, Any]], AsyncIterator[Any]]:
         behavior = _behavior(handler)
 
@@ -175,7 +205,7 @@ class PlatformInterceptor(_ServerInterceptor):
             failed = True
             try:
                 try:
-                    self._begin(method, metadata, context)
+                    self._begin(method, context)
                 except CallRejected as rejected:
                     await context.abort(rejected.code, rejected.details)
                 result = behavior(request, context)
