@@ -32,6 +32,7 @@ from services.risk.outcomes import (
     settle_target,
 )
 from services.risk.rules import Leg
+from services.risk.scripts import BatchedScript
 
 TEAM_DAY_TTL = 40 * 86400
 
@@ -143,6 +144,8 @@ return 1
 """
 
 _SETTLE_ATTEMPTS = 8
+# json.dumps(meta, sort_keys=True) without building an encoder on every check.
+_encode_meta = json.JSONEncoder(sort_keys=True).encode
 
 
 @dataclass(frozen=True)
@@ -210,8 +213,8 @@ class ReservationBook:
     def __init__(self, client: aioredis.Redis, closed_ttl_seconds: int) -> None:
         self._client = client
         self._closed_ttl = closed_ttl_seconds
-        self._reserve = client.register_script(RESERVE)
-        self._settle = client.register_script(SETTLE)
+        self._reserve = BatchedScript(client, RESERVE)
+        self._settle = BatchedScript(client, SETTLE)
 
     async def check(self, request: ReservationRequest) -> BookDecision:
         check_notional = request.notional is not None
@@ -227,7 +230,7 @@ class ReservationBook:
             int(request.is_order),
             request.team,
             request.day,
-            json.dumps(dict(request.meta), sort_keys=True),
+            _encode_meta(dict(request.meta)),
             len(request.legs),
         ]
         for leg in request.legs:

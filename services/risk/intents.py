@@ -6,6 +6,7 @@ not malformed input but a reason to refuse (rule REFERENCE_PRICE_MISSING), so it
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -19,6 +20,8 @@ from trading.risk.v1 import risk_pb2
 LIMIT_TYPES = frozenset({"limit", "stop-loss-limit", "take-profit-limit"})
 TRIGGER_TYPES = frozenset({"stop-loss", "stop-loss-limit", "take-profit", "take-profit-limit"})
 MAX_ID_LENGTH = 128
+# A UUID already in the form str(uuid.UUID(...)) gives back, which clients send.
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,8 @@ def parse_quote(message: risk_pb2.QuoteIntent) -> QuoteIntent:
 def client_order_id(text: str, field: str) -> str:
     if not text:
         raise InvalidArgument(field, "is required")
+    if _CANONICAL_UUID.fullmatch(text):
+        return text
     try:
         return str(uuid.UUID(text))
     except ValueError as exc:
