@@ -3,7 +3,9 @@
 Starts a private redis-server and one risk process (as the integration tests do), then:
 1. latency: sequential CheckOrder calls (one in flight), client-side p50/p99, and the server's
    own view from its Prometheus histogram (grpc_server_handling_seconds, CheckOrder);
-2. throughput: `--concurrency` calls in flight for `--seconds`, checks per second.
+2. throughput: `--concurrency` calls in flight for `--seconds`, checks per second, and the CPU
+   time (user + system, all threads) the risk process and this client spent per check. Other
+   work on the machine moves checks/s; it barely moves CPU per check, the figure to compare.
 
 Usage: ``PYTHONPATH=.:gen .venv/bin/python -m bench.risk_bench [--concurrency 32]``
 Targets (issue #4): p50 <= 1 ms at the service, >= 2,000 checks/s per replica.
@@ -13,6 +15,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
+import os
+import resource
 import statistics
 import tempfile
 import time
@@ -22,7 +27,8 @@ from pathlib import Path
 
 import grpc.aio
 
-from services.common.calls import CallerCredentials
+from services.common.calls import CallerCredentials, Metadata
+from services.common.context import REQUEST_ID_HEADER
 from tests.support.ports import free_port
 from tests.support.redis_server import RedisServer
 from tests.support.services import Keys, running_service
@@ -41,19 +47,39 @@ max_open_orders: 0
 METHOD = 'grpc_method="CheckOrder"'
 
 
-def check_request() -> risk_pb2.CheckOrderRequest:
-    return risk_pb2.CheckOrderRequest(
-        order=risk_pb2.OrderIntent(
-            client_order_id=str(uuid.uuid4()),
-            team="bench",
-            pair="BTC/USD",
-            side=common_pb2.SIDE_BUY,
-            order_type=common_pb2.ORDER_TYPE_LIMIT,
-            volume="0.001",
-            limit_price="30000",
-            reference_price="30000",
+class CheckCalls:
+    """Each call's request and metadata, made cheaply: the client shares the cores with the server.
+
+    Every call still has its own client_order_id (a valid UUID: a random prefix and a counter)
+    and request id, and carries the real bearer token (re-minted before it expires).
+    """
+
+    def __init__(self, creds: CallerCredentials) -> None:
+        self._creds = creds
+        self._prefix = str(uuid.uuid4())[:24]
+        self._count = itertools.count()
+        self._token = ""
+        self._authorization = ("authorization", "")
+
+    def next(self) -> tuple[risk_pb2.CheckOrderRequest, Metadata]:
+        n = next(self._count)
+        request = risk_pb2.CheckOrderRequest(
+            order=risk_pb2.OrderIntent(
+                client_order_id=f"{self._prefix}{n:012x}",
+                team="bench",
+                pair="BTC/USD",
+                side=common_pb2.SIDE_BUY,
+                order_type=common_pb2.ORDER_TYPE_LIMIT,
+                volume="0.001",
+                limit_price="30000",
+                reference_price="30000",
+            )
         )
-    )
+        token = self._creds.token()
+        if token != self._token:
+            self._token = token
+            self._authorization = ("authorization", f"Bearer {token}")
+        return request, (self._authorization, (REQUEST_ID_HEADER, f"bench-{self._prefix}{n}"))
 
 
 def server_histogram(metrics_port: int) -> dict[float, float]:
@@ -69,6 +95,19 @@ def server_histogram(metrics_port: int) -> dict[float, float]:
     return buckets
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (all its threads), from /proc/<pid>/stat."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    # Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    fields = stat.rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def bucket_quantile(before: dict[float, float], after: dict[float, float], q: float) -> float:
     """Upper bound (s) of the bucket holding the q-quantile of the calls between two scrapes."""
     counts = {bound: after[bound] - before.get(bound, 0.0) for bound in after}
@@ -77,13 +116,13 @@ def bucket_quantile(before: dict[float, float], after: dict[float, float], q: fl
 
 
 async def latency(
-    stub: risk_pb2_grpc.RiskServiceAsyncStub, creds: CallerCredentials, calls: int
+    stub: risk_pb2_grpc.RiskServiceAsyncStub, checks: CheckCalls, calls: int
 ) -> list[float]:
     samples = []
     for _ in range(calls):
-        request = check_request()
+        request, metadata = checks.next()
         started = time.perf_counter()
-        reply = await stub.CheckOrder(request, metadata=creds.metadata(), timeout=5)
+        reply = await stub.CheckOrder(request, metadata=metadata, timeout=5)
         samples.append(time.perf_counter() - started)
         assert reply.approved, reply.violations
     return samples
@@ -91,7 +130,7 @@ async def latency(
 
 async def throughput(
     stub: risk_pb2_grpc.RiskServiceAsyncStub,
-    creds: CallerCredentials,
+    checks: CheckCalls,
     seconds: float,
     concurrency: int,
 ) -> int:
@@ -101,24 +140,31 @@ async def throughput(
     async def worker() -> None:
         nonlocal done
         while time.perf_counter() < deadline:
-            await stub.CheckOrder(check_request(), metadata=creds.metadata(), timeout=5)
+            request, metadata = checks.next()
+            await stub.CheckOrder(request, metadata=metadata, timeout=5)
             done += 1
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return done
 
 
-async def measure(target: str, keys: Keys, metrics_port: int, args: argparse.Namespace) -> None:
-    creds = CallerCredentials(keys.issuer(), "service:execution", ["services"])
+async def measure(
+    target: str, pid: int, keys: Keys, metrics_port: int, args: argparse.Namespace
+) -> None:
+    checks = CheckCalls(CallerCredentials(keys.issuer(), "service:execution", ["services"]))
     async with grpc.aio.insecure_channel(target) as channel:
         stub = risk_pb2_grpc.RiskServiceStub(channel)
-        await latency(stub, creds, 300)  # warm-up: connections, script cache, JIT-free paths
+        await latency(stub, checks, 300)  # warm-up: connections, script cache, JIT-free paths
         before = server_histogram(metrics_port)
-        samples = await latency(stub, creds, args.calls)
+        samples = await latency(stub, checks, args.calls)
         after = server_histogram(metrics_port)
+        server_cpu = process_cpu_seconds(pid)
+        client_cpu = own_cpu_seconds()
         started = time.perf_counter()
-        done = await throughput(stub, creds, args.seconds, args.concurrency)
+        done = await throughput(stub, checks, args.seconds, args.concurrency)
         elapsed = time.perf_counter() - started
+        server_cpu = process_cpu_seconds(pid) - server_cpu
+        client_cpu = own_cpu_seconds() - client_cpu
     cuts = statistics.quantiles(samples, n=100)
     rows = [
         ("client p50 (1 in flight)", f"{cuts[49] * 1000:.3f} ms"),
@@ -126,6 +172,8 @@ async def measure(target: str, keys: Keys, metrics_port: int, args: argparse.Nam
         ("server p50 (histogram bucket)", f"<= {bucket_quantile(before, after, 0.5) * 1000:g} ms"),
         ("server p99 (histogram bucket)", f"<= {bucket_quantile(before, after, 0.99) * 1000:g} ms"),
         (f"throughput ({args.concurrency} in flight)", f"{done / elapsed:,.0f} checks/s"),
+        ("server CPU per check", f"{server_cpu / done * 1e6:,.0f} us"),
+        ("client CPU per check", f"{client_cpu / done * 1e6:,.0f} us"),
     ]
     width = max(len(name) for name, _ in rows)
     print(f"risk CheckOrder, one replica, log level {args.log_level}")
@@ -157,7 +205,7 @@ def main() -> None:
                 "LOG_LEVEL": args.log_level,
             }
             with running_service("services.risk", keys, root, env) as risk:
-                asyncio.run(measure(risk.target, keys, metrics_port, args))
+                asyncio.run(measure(risk.target, risk.process.pid, keys, metrics_port, args))
     finally:
         redis.close()
 
