@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import itertools
 import os
-import resource
 import statistics
 import tempfile
 import time
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import grpc.aio
 
+from bench.cpu import cpu_seconds
 from services.common.calls import CallerCredentials, Metadata
 from services.common.context import REQUEST_ID_HEADER
 from tests.support.ports import free_port
@@ -95,19 +95,6 @@ def server_histogram(metrics_port: int) -> dict[float, float]:
     return buckets
 
 
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (all its threads), from /proc/<pid>/stat."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    # Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    fields = stat.rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def own_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def bucket_quantile(before: dict[float, float], after: dict[float, float], q: float) -> float:
     """Upper bound (s) of the bucket holding the q-quantile of the calls between two scrapes."""
     counts = {bound: after[bound] - before.get(bound, 0.0) for bound in after}
@@ -158,13 +145,13 @@ async def measure(
         before = server_histogram(metrics_port)
         samples = await latency(stub, checks, args.calls)
         after = server_histogram(metrics_port)
-        server_cpu = process_cpu_seconds(pid)
-        client_cpu = own_cpu_seconds()
+        server_cpu = cpu_seconds(pid)
+        client_cpu = cpu_seconds(os.getpid())
         started = time.perf_counter()
         done = await throughput(stub, checks, args.seconds, args.concurrency)
         elapsed = time.perf_counter() - started
-        server_cpu = process_cpu_seconds(pid) - server_cpu
-        client_cpu = own_cpu_seconds() - client_cpu
+        server_cpu = cpu_seconds(pid) - server_cpu
+        client_cpu = cpu_seconds(os.getpid()) - client_cpu
     cuts = statistics.quantiles(samples, n=100)
     rows = [
         ("client p50 (1 in flight)", f"{cuts[49] * 1000:.3f} ms"),
