@@ -21,6 +21,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from services.common.batched_script import BatchedScript
 from services.risk import keys
 from services.risk.amounts import to_units
 from services.risk.outcomes import (
@@ -32,7 +33,6 @@ from services.risk.outcomes import (
     settle_target,
 )
 from services.risk.rules import Leg
-from services.risk.scripts import BatchedScript
 
 TEAM_DAY_TTL = 40 * 86400
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from services.common.batched_script import BatchedScript
 from services.execution.kraken.config import KrakenTier
 from services.execution.kraken.errors import BudgetExhaustedError, StateUnavailableError
 
@@ -158,7 +159,7 @@ class LeakyBucket:
         self._rate = round(limits.decay_per_second * 1000)
         if self._rate <= 0:
             raise ValueError("decay_per_second must be positive")
-        self._script = redis.register_script(LEAKY_BUCKET_LUA)
+        self._script = BatchedScript(redis, LEAKY_BUCKET_LUA)
 
     async def take(self, key: str, cost: float, *, max_wait: float | None = None) -> float:
         """Add ``cost`` to the bucket, waiting at most ``max_wait`` s for room; the level after.

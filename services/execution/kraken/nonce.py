@@ -24,6 +24,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from services.common.batched_script import BatchedScript
 from services.execution.kraken.config import NonceMode
 from services.execution.kraken.errors import NonceLeaseTimeoutError, StateUnavailableError
 
@@ -96,9 +97,9 @@ class NonceKeeper:
         self._modes = dict(modes or {})
         self._lease_ttl_ms = max(1, round(lease_ttl * 1000))
         self._lease_wait = lease_wait
-        self._next = redis.register_script(NEXT_NONCE_LUA)
-        self._reserve = redis.register_script(RESERVE_LUA)
-        self._release = redis.register_script(RELEASE_LUA)
+        self._next = BatchedScript(redis, NEXT_NONCE_LUA)
+        self._reserve = BatchedScript(redis, RESERVE_LUA)
+        self._release = BatchedScript(redis, RELEASE_LUA)
 
     def mode_for(self, key_id: str) -> NonceMode:
         return self._modes.get(key_id, self._default_mode)

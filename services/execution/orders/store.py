@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from services.common.batched_script import BatchedScript
 from services.execution.kraken.errors import StateUnavailableError
 from services.execution.orders.journal import (
     JOURNAL_STREAM,
@@ -124,9 +125,9 @@ class StaleRecord(Exception):
 class OrderStore:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
-        self._claim = redis.register_script(_CLAIM_LUA)
-        self._save = redis.register_script(_SAVE_LUA)
-        self._release = redis.register_script(_RELEASE_LUA)
+        self._claim = BatchedScript(redis, _CLAIM_LUA)
+        self._save = BatchedScript(redis, _SAVE_LUA)
+        self._release = BatchedScript(redis, _RELEASE_LUA)
 
     async def claim(self, record: OrderRecord) -> OrderRecord | None:
         """Take the client_order_id for ``record``; the record already there if it was taken.

@@ -41,7 +41,7 @@ class BatchedScript:
         # Sends one batch at a time: the calls made meanwhile make up the next one.
         self._sender: asyncio.Task[None] | None = None
 
-    async def __call__(self, keys: Sequence[str], args: Sequence[str | int]) -> Any:
+    async def __call__(self, keys: Sequence[str], args: Sequence[str | int] = ()) -> Any:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending.append(((len(keys), *keys, *args), future))
         if self._sender is None:

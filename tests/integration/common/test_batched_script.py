@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 import redis.exceptions
 
+from services.common.batched_script import BatchedScript
 from services.common.redis_client import open_redis
-from services.risk.scripts import BatchedScript
 from tests.support.redis_server import RedisServer
 
 pytestmark = pytest.mark.integration
