@@ -4,12 +4,17 @@ Every replica runs one: it follows the Redis ticker and candle streams of the co
 (the feed owner writes them, see ``market/``) and hands each tick and closed candle to the rule
 engine. Replicas evaluate the same events and derive the same signal ids from them, so a signal
 is recorded once whichever replica gets there first, and a replica's death loses nothing.
+
+The owner of a pair's feed does not wait for its own ticks to come back through Redis: it
+evaluates each ticker as its WebSocket delivers it, and skips that ticker's copy in the stream
+(known by its receive stamp), so each replica evaluates each tick once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -22,6 +27,9 @@ from services.signal.rules.inputs import ClosedCandle, PriceTick
 log = logging.getLogger(__name__)
 
 _RETRY_SECONDS = 1.0
+# Receive stamps of own ticks whose stream copy has not come back yet, per pair: a bound for
+# when publishing fails and copies never come.
+_OWN_TICKS_KEPT = 10_000
 
 
 def closed_candle(candle: Candle) -> ClosedCandle:
@@ -65,6 +73,31 @@ class MarketPrices:
         return None if ticker is None else ticker.last
 
 
+class OwnTicks:
+    """The tickers this replica evaluated from its own WebSocket, until their stream copies
+    come back; a copy is known by its pair and its receive stamp (``received_ns``)."""
+
+    def __init__(self) -> None:
+        self._pending: dict[str, deque[int]] = {}
+
+    def add(self, ticker: Ticker) -> None:
+        pending = self._pending.get(ticker.pair)
+        if pending is None:
+            pending = self._pending[ticker.pair] = deque(maxlen=_OWN_TICKS_KEPT)
+        pending.append(ticker.received_ns)
+
+    def returned(self, ticker: Ticker) -> bool:
+        """Whether ``ticker`` (read from the stream) is the copy of one evaluated already."""
+        pending = self._pending.get(ticker.pair)
+        # Copies come back in order: older stamps still pending were never published.
+        while pending and pending[0] < ticker.received_ns:
+            pending.popleft()
+        if pending and pending[0] == ticker.received_ns:
+            pending.popleft()
+            return True
+        return False
+
+
 class RuleFeed:
     def __init__(
         self,
@@ -78,9 +111,15 @@ class RuleFeed:
         self._pairs = list(pairs)
         self._intervals = list(intervals)
         self._tasks: list[asyncio.Task[None]] = []
+        self._own = OwnTicks()
+        self._own_queue: asyncio.Queue[Ticker] = asyncio.Queue()
 
     def start(self) -> None:
-        self._tasks = [spawn(self._ticks(), "rule-feed-ticks")] + [
+        self._market.listen_to_own_tickers(self._on_own_ticker)
+        self._tasks = [
+            spawn(self._ticks(), "rule-feed-ticks"),
+            spawn(self._own_ticks(), "rule-feed-own-ticks"),
+        ] + [
             spawn(self._candles(pair, minutes), f"rule-feed-candles-{pair}-{minutes}")
             for pair in self._pairs
             for minutes in self._intervals
@@ -89,11 +128,27 @@ class RuleFeed:
     async def stop(self) -> None:
         await cancel_and_wait(self._tasks)
 
+    def _on_own_ticker(self, ticker: Ticker) -> None:
+        # Noted here, inside the WebSocket reader, so it is noted before any copy can be read.
+        self._own.add(ticker)
+        self._own_queue.put_nowait(ticker)
+
+    async def _own_ticks(self) -> None:
+        while True:
+            ticker = await self._own_queue.get()
+            try:
+                await self._engine.on_tick(price_tick(ticker))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # one bad tick must not end the feed
+                log.warning("rule feed (own ticks) failed", extra={"error": repr(exc)})
+
     async def _ticks(self) -> None:
         while True:
             try:
                 async for update in self._market.ticker_updates(self._pairs):
-                    await self._engine.on_tick(price_tick(update.ticker))
+                    if not self._own.returned(update.ticker):
+                        await self._engine.on_tick(price_tick(update.ticker))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the feed must outlive Redis blips

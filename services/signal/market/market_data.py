@@ -33,6 +33,7 @@ from services.signal.market.publisher import MarketPublisher
 from services.signal.market.reader import BLOCK_MS, MarketReader
 from services.signal.market.rest import KrakenPublicRest
 from services.signal.market.settings import MarketSettings
+from services.signal.market.tap import TickerListener, TickerTap
 from services.signal.market.tasks import cancel_and_wait, raise_if_cancelled, spawn
 from services.signal.market.ws_client import KrakenWebSocket, Subscription
 
@@ -86,8 +87,9 @@ class MarketData:
             min_interval=settings.rest_min_interval,
             timeout=settings.rest_timeout,
         )
+        self._tap = TickerTap(self._publisher)
         self._feed = MarketFeed(
-            self._publisher,
+            self._tap,
             self._resync_book,
             self.metrics,
             book_depth=settings.book_depth,
@@ -164,6 +166,11 @@ class MarketData:
     def owned_pairs(self) -> frozenset[str]:
         """The pairs whose feed this replica runs now."""
         return self._ownership.owned
+
+    def listen_to_own_tickers(self, listener: TickerListener) -> None:
+        """Call ``listener`` with every ticker this replica's own WebSocket delivers (of the
+        pairs it owns), before it is published; it must return at once."""
+        self._tap.listen(listener)
 
     async def latest_ticker(self, pair: str) -> Ticker | None:
         """The newest ticker of ``pair`` any owner published, or ``None`` if there is none."""

@@ -195,7 +195,10 @@ class KrakenWebSocket:
                 return "stale"
             received_ns = time.time_ns()
             if message.type is aiohttp.WSMsgType.TEXT:
-                self._dispatch(message.data, received_ns)
+                if self._dispatch(message.data, received_ns) == "ticker":
+                    # Let what the ticker woke (the rule feed's evaluation) run before the
+                    # messages queued behind it (trades, the book) are decoded and verified.
+                    await asyncio.sleep(0)
             elif message.type in (
                 aiohttp.WSMsgType.CLOSE,
                 aiohttp.WSMsgType.CLOSING,
@@ -205,21 +208,24 @@ class KrakenWebSocket:
             elif message.type is aiohttp.WSMsgType.ERROR:
                 return "error"
 
-    def _dispatch(self, text: str, received_ns: int) -> None:
+    def _dispatch(self, text: str, received_ns: int) -> str | None:
+        """Hand one message on; its channel, if it was a channel message."""
         try:
             message = decode(text)
         except ValueError:
             self._metrics.malformed.inc()
             log.warning("market websocket sent invalid JSON", extra={"text": text[:200]})
-            return
+            return None
         if not isinstance(message, dict):
             self._metrics.malformed.inc()
-            return
+            return None
         channel = message.get("channel")
         if isinstance(channel, str):
             self._on_channel(channel, message, received_ns)
-        elif "success" in message:
+            return channel
+        if "success" in message:
             self._acknowledged(message)
+        return None
 
     def _acknowledged(self, ack: Mapping[str, Any]) -> None:
         req_id = ack.get("req_id")
