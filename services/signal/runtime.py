@@ -1,6 +1,7 @@
 """What the signal service builds on start and closes on stop: Redis, the rule, signal and
-binding stores, the execution client with signal's own service token, and the consumer that
-trades signals through bindings."""
+binding stores, the execution client with signal's own service token, the consumer that
+trades signals through bindings, and the rule engine, whose signals go to that consumer's
+trader at once when the consumer group lets this replica take them (bindings/handoff.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from services.common.identity import TokenIssuer
 from services.common.redis_client import open_redis
 from services.signal.bindings.consumer import SignalConsumer
 from services.signal.bindings.execution import ExecutionClient
+from services.signal.bindings.handoff import LocalTrading
 from services.signal.bindings.store import BindingStore
 from services.signal.bindings.trader import AutoTrader
 from services.signal.config import SignalSettings
@@ -46,15 +48,9 @@ class SignalRuntime:
         self._issuer = TokenIssuer(SERVICE_NAME, signing_key, audience=settings.identity_audience)
         self._execution: ExecutionClient | None = None
         self._consumer: SignalConsumer | None = None
-        market = settings.market()
-        self.market = MarketData(market, settings.redis_url, redis_timeout=timeout)
-        self._engine = RuleEngine(
-            self.rules,
-            self.signals,
-            MarketHistory(self.market),
-            refresh_interval=settings.signal_rules_refresh,
-        )
-        self._feed = RuleFeed(self.market, self._engine, market.pairs, market.ohlc_intervals)
+        self.market = MarketData(settings.market(), settings.redis_url, redis_timeout=timeout)
+        self._engine: RuleEngine | None = None
+        self._feed: RuleFeed | None = None
 
     async def start(self) -> None:
         """Open the channel to execution (inside the event loop) and start consuming signals."""
@@ -78,6 +74,14 @@ class SignalRuntime:
             block_ms=self._block_ms,
         )
         await self._consumer.start()
+        self._engine = RuleEngine(
+            self.rules,
+            LocalTrading(self.signals, self._consumer),
+            MarketHistory(self.market),
+            refresh_interval=settings.signal_rules_refresh,
+        )
+        market = settings.market()
+        self._feed = RuleFeed(self.market, self._engine, market.pairs, market.ohlc_intervals)
         await self.market.start()
         await self._engine.start()
         self._feed.start()
@@ -87,8 +91,10 @@ class SignalRuntime:
         )
 
     async def stop(self) -> None:
-        await self._feed.stop()
-        await self._engine.stop()
+        if self._feed is not None:
+            await self._feed.stop()
+        if self._engine is not None:
+            await self._engine.stop()
         await self.market.stop()
         if self._consumer is not None:
             await self._consumer.stop(self.settings.grpc_shutdown_grace)

@@ -9,6 +9,11 @@ that stops, and once the signal has been idle for the claim idle time another re
 (``XAUTOCLAIM``) and handles it again, which the trader's intents make safe. A replica also
 claims its own unfinished signals that way, to retry them. The group starts at the stream's end
 when first created: signals recorded before any replica ran are never traded.
+
+A replica that records a rule signal itself may have it delivered to its own consumer by the
+recording script (signals/store.py, ``record_for``) and hand it to :meth:`SignalConsumer.take`,
+which works on it exactly as on one it read: pending while it works, kept claimed, XACKed when
+finished, left pending (for a claim) when not. The group stays the one authority on who acts.
 """
 
 from __future__ import annotations
@@ -32,7 +37,10 @@ from services.signal.signals.store import STREAM
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[SignalRecord], Awaitable[bool]]
+Handler = Callable[[SignalRecord, bool, int | None], Awaitable[bool]]
+"""Acts on a signal; the flag says it is delivered for the first time (``>`` or ``take``), so
+no attempt at it can have been made before; then the bindings' version when it was recorded,
+if known. Answers whether it is finished."""
 # Backoff after Redis or a handler failed, seconds.
 RETRY_PAUSE = 1.0
 
@@ -55,11 +63,12 @@ class SignalConsumer:
     ) -> None:
         self._client = client
         self._handler = handler
-        self._group = group
+        self.group = group
         self._claim_idle_ms = claim_idle_ms
         self._block_ms = block_ms
         self.name = consumer_name()
         self._task: asyncio.Task[None] | None = None
+        self._taken: set[asyncio.Task[None]] = set()
         self._claimed_at = 0.0
         self._stopping = False
 
@@ -68,7 +77,7 @@ class SignalConsumer:
         log.info(
             "consuming signals",
             extra={
-                "group": self._group,
+                "group": self.group,
                 "consumer": self.name,
                 "claim_idle_ms": self._claim_idle_ms,
             },
@@ -81,14 +90,33 @@ class SignalConsumer:
         signal later; letting it finish keeps a deploy from delaying orders.
         """
         self._stopping = True
-        if self._task is None:
+        tasks = [*self._taken, *([] if self._task is None else [self._task])]
+        if not tasks:
             return
+        _done, late = await asyncio.wait(tasks, timeout=grace)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+
+    def take(self, signal: SignalRecord, bindings_version: int | None) -> None:
+        """Act on a signal the recording script delivered to this consumer, as if read here."""
+        task = asyncio.create_task(
+            self._act_on_taken(signal, bindings_version), name=f"signal-{signal.id}"
+        )
+        self._taken.add(task)
+        task.add_done_callback(self._taken.discard)
+
+    async def _act_on_taken(self, signal: SignalRecord, bindings_version: int | None) -> None:
         try:
-            await asyncio.wait_for(asyncio.shield(self._task), grace)
-        except TimeoutError:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._work(signal, first_delivery=True, bindings_version=bindings_version)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # Left pending: this replica's own claim round (or another's) retries it.
+            log.warning(
+                "signal handling failed; it stays pending",
+                extra={"signal_id": signal.id, "error": f"{type(exc).__name__}: {exc}"},
+            )
 
     async def _run(self) -> None:
         group_ready = False
@@ -122,16 +150,16 @@ class SignalConsumer:
             self._claimed_at = now
             await self._claim()
         reply: Any = await self._client.xreadgroup(
-            self._group, self.name, {STREAM: ">"}, count=1, block=self._block_ms
+            self.group, self.name, {STREAM: ">"}, count=1, block=self._block_ms
         )
         for _stream, entries in reply or []:
             for entry_id, fields in entries:
-                await self._handle(str(entry_id), fields)
+                await self._handle(str(entry_id), fields, first_delivery=True)
 
     async def _create_group(self) -> None:
         try:
-            await self._client.xgroup_create(STREAM, self._group, id="$", mkstream=True)
-            log.info("consumer group created", extra={"group": self._group})
+            await self._client.xgroup_create(STREAM, self.group, id="$", mkstream=True)
+            log.info("consumer group created", extra={"group": self.group})
         except redis.exceptions.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
@@ -141,45 +169,51 @@ class SignalConsumer:
         start = "0-0"
         while True:
             reply: Any = await self._client.xautoclaim(
-                STREAM, self._group, self.name, self._claim_idle_ms, start_id=start, count=1
+                STREAM, self.group, self.name, self._claim_idle_ms, start_id=start, count=1
             )
             start, entries = str(reply[0]), reply[1]
             deleted = reply[2] if len(reply) > 2 else []
             if deleted:
                 # Trimmed from the stream while pending: nothing left to act on.
-                await self._client.xack(STREAM, self._group, *deleted)
+                await self._client.xack(STREAM, self.group, *deleted)
             for entry_id, fields in entries:
                 log.info("signal claimed", extra={"signal_id": str(entry_id)})
-                await self._handle(str(entry_id), fields)
+                await self._handle(str(entry_id), fields, first_delivery=False)
             if start == "0-0":
                 return
 
-    async def _handle(self, entry_id: str, fields: dict[str, str] | None) -> None:
+    async def _handle(
+        self, entry_id: str, fields: dict[str, str] | None, *, first_delivery: bool
+    ) -> None:
         try:
             signal = SignalRecord.from_fields(entry_id, fields or {})
         except (KeyError, ValueError, ArithmeticError):
             # Not a signal this service wrote: no attempt could ever act on it.
             log.error("unreadable stream entry acknowledged", extra={"signal_id": entry_id})
-            await self._client.xack(STREAM, self._group, entry_id)
+            await self._client.xack(STREAM, self.group, entry_id)
             return
-        keeper = asyncio.create_task(self._keep_claimed(entry_id))
+        await self._work(signal, first_delivery=first_delivery)
+
+    async def _work(
+        self, signal: SignalRecord, *, first_delivery: bool, bindings_version: int | None = None
+    ) -> None:
+        """Hand a signal pending for this consumer to the trader; XACK it once finished."""
+        keeper = asyncio.create_task(self._keep_claimed(signal.id))
         try:
-            finished = await self._handler(signal)
+            finished = await self._handler(signal, first_delivery, bindings_version)
         finally:
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
         if finished:
-            await self._client.xack(STREAM, self._group, entry_id)
+            await self._client.xack(STREAM, self.group, signal.id)
 
     async def _keep_claimed(self, entry_id: str) -> None:
         """Reset the signal's idle time while this replica works on it, so no other claims it."""
         while True:
             await asyncio.sleep(self._claim_idle_ms / 3000)
             try:
-                await self._client.xclaim(
-                    STREAM, self._group, self.name, 0, [entry_id], justid=True
-                )
+                await self._client.xclaim(STREAM, self.group, self.name, 0, [entry_id], justid=True)
             except STORE_FAILURES as exc:
                 log.warning(
                     "signal claim not renewed",

@@ -4,6 +4,8 @@ Keys:
     signal:bindings:by_creation             sorted set of every binding id, scored by a
                                             creation sequence (listing order)
     signal:bindings:sequence                that sequence
+    signal:bindings:version                 counter, advanced by every create, delete, pause and
+                                            resume (traders reload the bindings they cached)
     signal:binding:<id>                     hash: ``spec`` (the Binding proto as JSON) and the
                                             status fields (state, pause_reason, update_ms,
                                             last_signal_id, last_client_order_id, last_error,
@@ -18,6 +20,10 @@ An intent is written once, before the first PlaceOrder: a signal that is deliver
 replica died before XACK) is placed with the very same request, so execution's idempotency on
 ``client_order_id`` answers with the order already placed. Every status change is a script that
 writes only when the binding still exists, so a deleted binding is never brought back.
+
+Traders read the bindings a signal triggers from a per-process cache that is good while
+``signal:bindings:version`` is unchanged, checked on every signal: a pause takes effect on the
+next signal on every replica, without the bindings being read from Redis for each signal.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ log = logging.getLogger(__name__)
 
 BINDINGS = "signal:bindings:by_creation"
 SEQUENCE = "signal:bindings:sequence"
+VERSION = "signal:bindings:version"
 # An intent must outlive every redelivery of its signal; a signal older than the configured
 # maximum delay (at most an hour) is never placed, so a day is ample.
 INTENT_TTL = 86_400
@@ -74,7 +81,7 @@ def trigger_key(spec: BindingSpec) -> str:
     return source_bindings_key(spec.signal_source)
 
 
-# KEYS: binding hash, creation order, trigger set, rules hash, sequence.
+# KEYS: binding hash, creation order, trigger set, rules hash, sequence, version.
 # ARGV: id, rule id or "", field, value...
 _CREATE = """
 if ARGV[2] ~= '' and redis.call('HEXISTS', KEYS[4], ARGV[2]) == 0 then
@@ -87,19 +94,21 @@ end
 redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[5]), ARGV[1])
 redis.call('SADD', KEYS[3], ARGV[1])
+redis.call('INCR', KEYS[6])
 return 1
 """
 
-# KEYS: binding hash. ARGV: field, value... Writes only to an existing binding.
+# KEYS: binding hash, version. ARGV: field, value... Writes only to an existing binding.
 _UPDATE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return 0
 end
 redis.call('HSET', KEYS[1], unpack(ARGV))
+redis.call('INCR', KEYS[2])
 return 1
 """
 
-# KEYS: binding hash. ARGV: now ms, signal id, client order id, error ("" = success),
+# KEYS: binding hash, version. ARGV: now ms, signal id, client order id, error ("" = success),
 # max failures (0 = never pause), pause reason.
 _OUTCOME = """
 if redis.call('EXISTS', KEYS[1]) == 0 then
@@ -117,6 +126,7 @@ redis.call('HSET', KEYS[1], 'last_error', ARGV[4], 'update_ms', ARGV[1])
 local most = tonumber(ARGV[5])
 if most > 0 and failures >= most and redis.call('HGET', KEYS[1], 'state') == 'active' then
   redis.call('HSET', KEYS[1], 'state', 'paused', 'pause_reason', ARGV[6] .. ARGV[4])
+  redis.call('INCR', KEYS[2])
   return 'paused'
 end
 return ''
@@ -188,6 +198,9 @@ class BindingStore:
         self._update = client.register_script(_UPDATE)
         self._outcome = client.register_script(_OUTCOME)
         self._claim = client.register_script(_CLAIM)
+        # Trigger key → the bindings it triggers, as of ``_version`` of signal:bindings:version.
+        self._triggered: dict[str, list[Binding]] = {}
+        self._version: int | None = None
 
     async def create(self, spec: BindingSpec, *, paused: bool) -> Binding:
         """Store a new binding; InvalidArgument when its rule was deleted meanwhile."""
@@ -208,7 +221,7 @@ class BindingStore:
             "failures": "0",
         }
         created = await self._create(
-            keys=[binding_key(spec.id), BINDINGS, trigger_key(spec), RULES, SEQUENCE],
+            keys=[binding_key(spec.id), BINDINGS, trigger_key(spec), RULES, SEQUENCE, VERSION],
             args=[spec.id, spec.rule_id, *(item for pair in fields.items() for item in pair)],
         )
         if not created:
@@ -235,18 +248,36 @@ class BindingStore:
         # Without WITHSCORES ZRANGE answers members only; redis-py types every variant.
         return await self._many(cast(list[str], await self._client.zrange(BINDINGS, 0, -1)))
 
-    async def triggered_by(self, *, rule_id: str, source: str) -> list[Binding]:
-        """The bindings a signal of this rule (or this external source) triggers."""
+    async def triggered_by(
+        self, *, rule_id: str, source: str, version: int | None = None
+    ) -> list[Binding]:
+        """The bindings a signal of this rule (or this external source) triggers.
+
+        From the cache while no binding was created, deleted, paused or resumed since it was
+        filled; status fields other than the state may be older than that. ``version``: the
+        bindings' version read with the signal's recording (else it is read now): a change
+        before the signal was recorded always counts.
+        """
         key = rule_bindings_key(rule_id) if rule_id else source_bindings_key(source)
-        found = await self._many(await self._client.smembers(key))
-        return sorted(found, key=lambda b: (b.spec.create_ms, b.spec.id))
+        if version is None:
+            version = int(await self._client.get(VERSION) or 0)
+        if version != self._version:
+            self._triggered.clear()
+            self._version = version
+        cached = self._triggered.get(key)
+        if cached is None:
+            found = await self._many(await self._client.smembers(key))
+            cached = sorted(found, key=lambda b: (b.spec.create_ms, b.spec.id))
+            # Read after the version: a change meanwhile makes the next call read again.
+            self._triggered[key] = cached
+        return list(cached)
 
     async def set_state(self, binding_id: str, state: str, reason: str, now_ms: int) -> Binding:
         """Pause or resume; NotFound when the binding does not exist (any more)."""
         fields = ["state", state, "pause_reason", reason, "update_ms", str(now_ms)]
         if state == ACTIVE:
             fields += ["failures", "0"]
-        if not await self._update(keys=[binding_key(binding_id)], args=fields):
+        if not await self._update(keys=[binding_key(binding_id), VERSION], args=fields):
             raise NotFound(f"no binding {binding_id}")
         log.warning(
             "binding paused" if state == PAUSED else "binding resumed",
@@ -263,6 +294,7 @@ class BindingStore:
             pipe.delete(binding_key(spec.id), cooldown_key(spec.id))
             pipe.zrem(BINDINGS, spec.id)
             pipe.srem(trigger_key(spec), spec.id)
+            pipe.incr(VERSION)
             await pipe.execute()
         log.info("binding deleted", extra={"binding_id": spec.id})
 
@@ -278,7 +310,7 @@ class BindingStore:
     ) -> bool:
         """Record what a signal did on the binding; True when this failure paused it."""
         paused = await self._outcome(
-            keys=[binding_key(binding_id)],
+            keys=[binding_key(binding_id), VERSION],
             args=[
                 now_ms,
                 signal_id,

@@ -105,22 +105,38 @@ class AutoTrader:
         self._max_failures = max_failures
         self._max_delay_ms = max_delay_ms
 
-    async def handle(self, signal: SignalRecord) -> bool:
-        """Act on a signal for every binding it triggers; True when it is finished."""
-        bindings = await self._store.triggered_by(rule_id=signal.rule_id, source=signal.source)
+    async def handle(
+        self,
+        signal: SignalRecord,
+        first_delivery: bool = False,
+        bindings_version: int | None = None,
+    ) -> bool:
+        """Act on a signal for every binding it triggers; True when it is finished.
+
+        ``first_delivery``: no attempt at this signal can have been made (the consumer group
+        delivers it for the first time), so no binding has an intent for it yet.
+        ``bindings_version``: the bindings' version read when the signal was recorded, if known.
+        """
+        bindings = await self._store.triggered_by(
+            rule_id=signal.rule_id, source=signal.source, version=bindings_version
+        )
         finished = True
         for binding in bindings:
-            finished = await self.act(binding, signal) and finished
+            finished = await self.act(binding, signal, first_delivery) and finished
         return finished
 
-    async def act(self, binding: Binding, signal: SignalRecord) -> bool:
+    async def act(
+        self, binding: Binding, signal: SignalRecord, first_delivery: bool = False
+    ) -> bool:
         """One binding on one signal; True when done with it, False to try again later."""
         spec = binding.spec
         skip = skip_reason(binding, signal)
         if skip:
             log.info("signal skipped", extra=_fields(spec, signal, reason=skip))
             return True
-        intent = await self._store.intent(spec.id, signal.id)
+        # An intent exists only if an earlier delivery got this far; claim_intent would still
+        # answer it, but a redelivery must not size (or give up) before seeing its outcome.
+        intent = None if first_delivery else await self._store.intent(spec.id, signal.id)
         if intent is not None and intent.outcome:
             return True
         request = intent.request if intent is not None else None

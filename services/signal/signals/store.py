@@ -12,6 +12,15 @@ Sources are owned: the first subject to publish under a source name owns it, and
 subject's PublishSignal to it is PERMISSION_DENIED, so no team can trigger another team's
 bindings by publishing under its source.
 
+A replica recording a signal may also ask the script to deliver the new entry at once to its
+own consumer in the bindings' consumer group (``XREADGROUP … >`` inside the same script), so it
+can trade it without waiting for its consumer to read it. The script does so only when the group
+has delivered every earlier entry, so it takes exactly the entry it added: once the script has
+run, the entry is pending for that consumer as if its consumer had read it, and no other
+replica's ``>`` read ever gets it (bindings/consumer.py explains the rest). The same script
+can read one counter for the caller as of the recording (the bindings' version, so the trader
+that takes the signal knows whether its cached bindings are current without another read).
+
 Keys:
     signal:signals                      stream of signals, trimmed to about ``maxlen`` entries
     signal:dedupe:<source>:<external>   hash: id and fields of the recorded signal, with a TTL
@@ -22,6 +31,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -43,8 +53,10 @@ def source_key(source: str) -> str:
     return f"signal:source:{source}"
 
 
-# KEYS: stream, dedupe key, source owner key.
-# ARGV: maxlen, dedupe ttl seconds, check owner ("1"/"0"), publisher, then field, value, ...
+# KEYS: stream, dedupe key, source owner key, a counter to read back (optional).
+# ARGV: maxlen, dedupe ttl seconds, check owner ("1"/"0"), publisher, consumer group and
+# consumer to deliver the new entry to ("" and "": none), then field, value, ...
+# Answers {'owned', owner}, {'duplicate', fields} or {'new', id, delivered (1/0), counter}.
 _RECORD = """
 if ARGV[3] == '1' then
   local owner = redis.call('GET', KEYS[3])
@@ -60,14 +72,54 @@ if ARGV[3] == '1' then
   redis.call('SET', KEYS[3], ARGV[4], 'NX')
 end
 local fields = {}
-for i = 5, #ARGV do
+for i = 7, #ARGV do
   fields[#fields + 1] = ARGV[i]
+end
+-- Deliver only when the group has delivered every entry so far: then ">" yields the new one.
+local caught_up = false
+if ARGV[5] ~= '' then
+  local has_stream, stream = pcall(redis.call, 'XINFO', 'STREAM', KEYS[1])
+  local has_groups, groups = pcall(redis.call, 'XINFO', 'GROUPS', KEYS[1])
+  if has_stream and has_groups then
+    local top
+    for i = 1, #stream, 2 do
+      if stream[i] == 'last-generated-id' then top = stream[i + 1] end
+    end
+    for _, group in ipairs(groups) do
+      local name, delivered
+      for i = 1, #group, 2 do
+        if group[i] == 'name' then name = group[i + 1] end
+        if group[i] == 'last-delivered-id' then delivered = group[i + 1] end
+      end
+      if name == ARGV[5] and delivered == top then caught_up = true end
+    end
+  end
 end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(fields))
 redis.call('HSET', KEYS[2], 'id', id, unpack(fields))
 redis.call('EXPIRE', KEYS[2], ARGV[2])
-return {'new', id}
+local delivered = 0
+if caught_up then
+  local read = redis.call(
+    'XREADGROUP', 'GROUP', ARGV[5], ARGV[6], 'COUNT', 1, 'STREAMS', KEYS[1], '>')
+  if read and read[1][2][1][1] == id then delivered = 1 end
+end
+local counter = ''
+if KEYS[4] then counter = redis.call('GET', KEYS[4]) or '0' end
+return {'new', id, delivered, counter}
 """
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A signal as recorded, whether it had been before, and whether this call delivered its
+    new entry to the consumer it named (which must then act on it, or leave it pending);
+    ``counter``: the value of the counter it was asked to read, as of the recording."""
+
+    signal: SignalRecord
+    duplicate: bool
+    delivered: bool = False
+    counter: int | None = None
 
 
 def _pairs_to_dict(flat: list[Any]) -> dict[str, str]:
@@ -92,15 +144,27 @@ class SignalStore:
 
     async def record(self, signal: SignalRecord) -> tuple[SignalRecord, bool]:
         """The signal as recorded (with its id), and whether it had been recorded before."""
+        recorded = await self.record_for(signal, group="", consumer="")
+        return recorded.signal, recorded.duplicate
+
+    async def record_for(
+        self, signal: SignalRecord, *, group: str, consumer: str, counter: str = ""
+    ) -> Recorded:
+        """Record the signal and, when it is new and ``group`` has no undelivered entry, deliver
+        it to ``consumer`` in the same step (``group`` "" delivers nothing); a new signal's
+        record also carries the integer at key ``counter`` (when given) as of that step."""
         external = signal.source != RULE_SOURCE
         flat = [item for pair in signal.to_fields().items() for item in pair]
+        keys = [STREAM, dedupe_key(signal.source, signal.external_id), source_key(signal.source)]
         reply = await self._record(
-            keys=[STREAM, dedupe_key(signal.source, signal.external_id), source_key(signal.source)],
+            keys=[*keys, counter] if counter else keys,
             args=[
                 self._maxlen,
                 self._dedupe_ttl,
                 "1" if external else "0",
                 signal.published_by,
+                group,
+                consumer,
                 *flat,
             ],
         )
@@ -111,7 +175,7 @@ class SignalStore:
             )
         if outcome == "duplicate":
             fields = _pairs_to_dict(value)
-            return SignalRecord.from_fields(fields.pop("id"), fields), True
+            return Recorded(SignalRecord.from_fields(fields.pop("id"), fields), duplicate=True)
         recorded = signal.recorded_as(str(value))
         log.info(
             "signal recorded",
@@ -123,7 +187,12 @@ class SignalStore:
                 "rule_id": recorded.rule_id,
             },
         )
-        return recorded, False
+        return Recorded(
+            recorded,
+            duplicate=False,
+            delivered=int(reply[2]) == 1,
+            counter=int(reply[3]) if counter else None,
+        )
 
     async def start_point(self, after: str) -> str:
         """Where to read from: ``after`` itself, the newest id for "" (live only), or "0".

@@ -159,3 +159,34 @@ async def test_refusals_are_final_and_pause_the_binding_at_the_maximum(
     assert stored.status.last_client_order_id == client_order_id("b-1", signals[1].id)
     assert stored.status.pause_reason.startswith("paused by the service after 2 failures")
     assert stored.status.last_error == "order rejected: EOrder:Insufficient funds"
+
+
+async def test_cached_bindings_are_read_again_after_a_pause_and_only_then(
+    store: BindingStore, redis_url: str
+) -> None:
+    binding = await new_binding(store)
+    first = await store.triggered_by(rule_id="", source="quant")
+    # Behind the store's back, without a version bump: the cache does not see it.
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    await client.hset(f"signal:binding:{binding.spec.id}", "state", PAUSED)
+    await client.aclose()
+    cached = await store.triggered_by(rule_id="", source="quant")
+
+    await store.set_state(binding.spec.id, "active", "", 2)
+    await store.set_state(binding.spec.id, PAUSED, "by hand", 3)
+    after_pause = await store.triggered_by(rule_id="", source="quant")
+
+    assert [b.active for b in first] == [True]
+    assert [b.active for b in cached] == [True]
+    assert [b.active for b in after_pause] == [False]
+
+
+async def test_a_binding_created_after_its_trigger_was_cached_is_found(
+    store: BindingStore,
+) -> None:
+    assert await store.triggered_by(rule_id="", source="quant") == []
+
+    binding = await new_binding(store)
+
+    found = await store.triggered_by(rule_id="", source="quant")
+    assert [b.spec.id for b in found] == [binding.spec.id]
