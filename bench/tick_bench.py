@@ -260,9 +260,13 @@ def move(stack: Stack, price: Decimal, timeout: float, poll: float) -> Move | No
 
 
 def run(stack: Stack, args: argparse.Namespace) -> Results:
+    threshold = arm(stack)
+    # Only now: the replica connects its WebSocket after it has won the pair's lease and read
+    # the pair's precision, and arm() waited for a ticker it published.
     connections = stack.paper.stats()["websocket"]["connections"]
     print(f"  WebSocket connections at the paper exchange: {connections} (one signal replica)")
-    threshold = arm(stack)
+    if connections != 1:
+        raise RuntimeError(f"expected exactly one WebSocket consumer, found {connections}")
     time.sleep(1.0)  # the rule engine reloads every 0.2 s: both rules are live
     # A first move below the threshold, so each rule has a previous price to cross from.
     stack.paper.set_price(PAPER_PAIR, format(threshold - STEP, "f"))
