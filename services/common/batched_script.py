@@ -1,9 +1,11 @@
 """Lua scripts run by EVALSHA, the calls made while one batch is at Redis sent as the next one.
 
 Each call paying for its own pooled connection, packing in Python, write and timeout task was
-the largest share of a check's Python time. A script now has at most one batch in flight: the
-calls made meanwhile go out together when it is answered, in one write, their replies read in
-order. Each call is still its own EVALSHA, atomic on its own; only the round trip is shared.
+the largest share of a risk check's Python time, and a large one of an order's. A script now has
+at most one batch in flight: the calls made meanwhile go out together when it is answered, in
+one write, their replies read in order. Each call is still its own EVALSHA, atomic on its own;
+only the round trip is shared. A read that times out or is cancelled drops the connection
+(redis-py's ``disconnect_on_error``), so replies never get out of step with their callers.
 Reads keep the client's socket timeout, so a hung Redis fails every waiting call with a
 TimeoutError (UNAVAILABLE) after at most two timeouts: the batch in flight, then its own.
 """
