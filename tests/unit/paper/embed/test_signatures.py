@@ -13,6 +13,10 @@ from services.paper.embed.webhooks import signature_header
 DOCS_SECRET = (
     "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg=="
 )
+# The POST below signed by hand with the guide's steps (kraken.md §6.1), once, and written down.
+POST_VECTOR = (
+    "X5ZrfmjivT5Mcp62uICBaFAniDjAgtxhjKmnPNMbCtyPrON6kiTQQ8F4TN9Akqcwdesx9jOYKfj6HC1OAkOvnA=="
+)
 WEBHOOK_SECRET = "dGVzdC1zZWNyZXQtcGxlYXNlLWlnbm9yZQ=="
 WEBHOOK_TEST_BODY = (
     b'{"event_type":"webhook.test","message":"This is a test webhook event to verify your '
@@ -48,6 +52,8 @@ def test_embed_post_with_json_body_matches_the_documented_algorithm() -> None:
     mac = hmac.new(base64.b64decode(DOCS_SECRET), path.encode("ascii") + digest, hashlib.sha512)
     expected = base64.b64encode(mac.digest()).decode("ascii")
 
+    # Pinned, so a change to the hand computation above cannot pass unnoticed either.
+    assert expected == POST_VECTOR
     assert kraken_signature(path, nonce, body, DOCS_SECRET) == expected
     assert signature_matches(path, nonce, body, DOCS_SECRET, expected)
     assert not signature_matches(path.replace("%20", "+"), nonce, body, DOCS_SECRET, expected)
