@@ -16,7 +16,7 @@ import grpc
 from google.protobuf.json_format import MessageToDict
 
 from tradectl.connection import Connection
-from tradectl.output import render_table
+from tradectl.output import render_table, stream_line
 from trading.execution.v1 import execution_pb2, execution_pb2_grpc
 
 TIMEOUT = 15.0
@@ -28,7 +28,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     quote = commands.add_parser("quote", help="Embed quotes: request, execute, watch, get, assets")
     actions = quote.add_subparsers(dest="quote_command", required=True)
     request = actions.add_parser("request", help="ask Kraken for a quote")
-    request.add_argument("--user", required=True, help="the end user's IIBAN")
+    # dest end_user: plain `user` would overwrite the global --user, the token's subject.
+    request.add_argument("--user", dest="end_user", required=True, help="the end user's IIBAN")
     side = request.add_mutually_exclusive_group(required=True)
     side.add_argument("--spend", nargs=2, metavar=("AMOUNT", "ASSET"), help="fix what is spent")
     side.add_argument(
@@ -48,23 +49,27 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         if name == "get":
             action.add_argument("--refresh", action="store_true", help="ask Kraken now")
     assets = actions.add_parser("assets", help="assets an end user can be quoted")
-    assets.add_argument("--user", required=True, help="the end user's IIBAN")
+    assets.add_argument("--user", dest="end_user", required=True, help="the end user's IIBAN")
 
 
-def run(args: argparse.Namespace, connection: Connection) -> str:
+def run(args: argparse.Namespace, connection: Connection) -> Iterator[str]:
+    """The text to print, a piece at a time: ``watch`` yields each status change as it comes."""
     with connection.channel("execution") as channel:
         stub = execution_pb2_grpc.ExecutionServiceStub(channel)
         try:
+            if args.quote_command == "watch":
+                yield from _watch_lines(_call(stub, connection, args), as_json=args.json)
+                return
             replies = list(_call(stub, connection, args))
         except grpc.RpcError as exc:
             raise SystemExit(
                 f"tradectl quote {args.quote_command}: {exc.code().name}: {exc.details()}"
             ) from exc
+        except KeyboardInterrupt:
+            return  # Ctrl-C is how a person stops watching
     if args.json:
-        return "\n".join(
-            json.dumps(MessageToDict(r, preserving_proto_field_name=True)) for r in replies
-        )
-    if args.quote_command == "assets":
+        yield "\n".join(_json(r) for r in replies)
+    elif args.quote_command == "assets":
         rows = [
             {
                 "asset": a.name,
@@ -77,8 +82,22 @@ def run(args: argparse.Namespace, connection: Connection) -> str:
             for reply in replies
             for a in reply.assets
         ]
-        return render_table(rows, ["asset", "status", "decimals", "not_against"])
-    return render_table([quote_row(r.quote) for r in replies], COLUMNS)
+        yield render_table(rows, ["asset", "status", "decimals", "not_against"])
+    else:
+        yield render_table([quote_row(r.quote) for r in replies], COLUMNS)
+
+
+def _watch_lines(events: Iterator[Any], *, as_json: bool) -> Iterator[str]:
+    widths: dict[str, int] = {}
+    for count, event in enumerate(events, start=1):
+        if as_json:
+            yield _json(event)
+        else:
+            yield stream_line(quote_row(event.quote), COLUMNS, widths, header=count == 1)
+
+
+def _json(message: Any) -> str:
+    return json.dumps(MessageToDict(message, preserving_proto_field_name=True))
 
 
 def _call(
@@ -95,7 +114,7 @@ def _call(
         yield stub.RequestQuote(
             execution_pb2.RequestQuoteRequest(
                 client_quote_id=args.client_id or str(uuid.uuid4()),
-                user=args.user,
+                user=args.end_user,
                 type=quote_type,
                 amount=fixed[0],
                 amount_asset=fixed[1],
@@ -126,7 +145,7 @@ def _call(
         )
     else:
         yield stub.ListQuoteAssets(
-            execution_pb2.ListQuoteAssetsRequest(user=args.user),
+            execution_pb2.ListQuoteAssetsRequest(user=args.end_user),
             metadata=metadata,
             timeout=TIMEOUT,
         )
