@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
             print(text, flush=True)
         return 0
     if args.command == "quote":
-        print(quote_commands.run(args, connection))
+        for text in quote_commands.run(args, connection):
+            print(text, flush=True)
         return 0
     if args.command == "watch":
         for line in order_commands.watch(connection, args):

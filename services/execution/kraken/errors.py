@@ -343,6 +343,7 @@ ERROR_TABLE: dict[str, ErrorSpec] = {
 }
 
 UNRECOGNIZED = ErrorSpec(UnrecognizedKrakenError, _NEVER, _S.INTERNAL)
+UNRECOGNIZED_NOT_FOUND = ErrorSpec(UnrecognizedKrakenError, _NEVER, _S.NOT_FOUND)
 
 # Kraken writes "EService: Throttled: 1700000000" with spaces after the colons (kraken.md §3.1).
 _SPACE_AFTER_COLON = re.compile(r":\s+")
@@ -399,14 +400,23 @@ def is_warning(entry: str) -> bool:
 
 
 def from_kraken(
-    errors: list[str], *, endpoint: str, idempotent: bool, now: float | None = None
+    errors: list[str],
+    *,
+    endpoint: str,
+    idempotent: bool,
+    now: float | None = None,
+    http_status: int = 200,
 ) -> KrakenError:
     """The typed error for a non-empty Kraken ``error`` array (warnings already removed).
 
     The first error decides; all of them go into the message, which never holds request data.
+    A string the table does not know, answered with HTTP 404, is still a "not found" (Embed
+    answers an unknown end user so): NOT_FOUND, never retried, rather than INTERNAL.
     """
     first = errors[0]
     spec = spec_for(first)
+    if spec is UNRECOGNIZED and http_status == 404:
+        spec = UNRECOGNIZED_NOT_FOUND
     message = f"Kraken {endpoint} failed: {', '.join(errors)}"
     retry_after = None
     until = throttled_until(first)

@@ -74,7 +74,9 @@ def parse_result(
         entries = [e for e in payload.get("error") or [] if isinstance(e, str)]
         failures = [e for e in entries if not is_warning(e)]
         if failures:
-            raise from_kraken(failures, endpoint=endpoint, idempotent=idempotent, now=now)
+            raise from_kraken(
+                failures, endpoint=endpoint, idempotent=idempotent, now=now, http_status=status
+            )
         if entries:
             logger.warning("Kraken warning", extra={"endpoint": endpoint, "warnings": entries})
     if status != 200:

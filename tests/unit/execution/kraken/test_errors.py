@@ -128,6 +128,29 @@ def test_unknown_strings_fail_closed_and_stay_typed(raw: str) -> None:
     assert error.kraken_error == raw
 
 
+@pytest.mark.parametrize("http_status", [200, 400, 409, 500])
+def test_unknown_strings_stay_internal_unless_answered_404(http_status: int) -> None:
+    unknown = ["ENexus:User not found"]
+    error = errors.from_kraken(unknown, endpoint="RequestQuote", idempotent=False, http_status=404)
+    other = errors.from_kraken(
+        unknown, endpoint="RequestQuote", idempotent=False, http_status=http_status
+    )
+
+    assert isinstance(error, UnrecognizedKrakenError)
+    assert error.grpc_status is grpc.StatusCode.NOT_FOUND
+    assert error.retry_class is RetryClass.NEVER_RETRY
+    assert "ENexus:User not found" in error.message
+    assert other.grpc_status is grpc.StatusCode.INTERNAL
+
+
+def test_a_known_string_keeps_its_entry_on_a_404() -> None:
+    error = errors.from_kraken(
+        ["EPTL:Price quote expired"], endpoint="ExecuteQuote", idempotent=False, http_status=404
+    )
+
+    assert error.grpc_status is grpc.StatusCode.FAILED_PRECONDITION
+
+
 @pytest.mark.parametrize(
     "raw", ["EService:Busy", "EGeneral:Internal error", "EGeneral:Internal error:77"]
 )
