@@ -23,9 +23,23 @@ def _decimal(value: Any) -> Decimal:
     return value if isinstance(value, Decimal) else Decimal(str(value or "0"))
 
 
+def _tracked(record: OrderRecord) -> tuple[str, ...]:
+    """The fields ``apply_kraken_order`` may change (a reconciliation pass compares them for
+    every working order, so not the whole record's JSON)."""
+    return (
+        record.txid,
+        record.filled_volume,
+        record.cost,
+        record.fee,
+        record.average_price,
+        record.fee_asset,
+        record.description,
+    )
+
+
 def apply_kraken_order(record: OrderRecord, txid: str, order: Mapping[str, Any]) -> bool:
     """Update ``record`` from Kraken's order; True when anything changed."""
-    before = record.to_json()
+    before = _tracked(record)
     status = _STATUS.get(str(order.get("status", "")), record.status)
     filled = _decimal(order.get("vol_exec"))
     record.txid = record.txid or txid
@@ -40,7 +54,7 @@ def apply_kraken_order(record: OrderRecord, txid: str, order: Mapping[str, Any])
     if isinstance(descr, Mapping) and descr.get("order"):
         record.description = str(descr["order"])
     reason = order.get("reason")
-    changed = record.to_json() != before or status != record.status
+    changed = _tracked(record) != before or status != record.status
     if status != record.status:
         record.set_status(status, str(reason) if reason else "")
     elif changed:
