@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import redis.asyncio as aioredis
 
 from services.common.batched_script import BatchedScript
@@ -144,8 +145,11 @@ return 1
 """
 
 _SETTLE_ATTEMPTS = 8
-# json.dumps(meta, sort_keys=True) without building an encoder on every check.
-_encode_meta = json.JSONEncoder(sort_keys=True).encode
+
+
+def _encode_meta(meta: Mapping[str, str]) -> str:
+    """The reservation's descriptive fields as compact JSON, keys sorted (read by json.loads)."""
+    return orjson.dumps(meta, option=orjson.OPT_SORT_KEYS).decode()
 
 
 @dataclass(frozen=True)

@@ -329,9 +329,8 @@ def _decimal_text(value: Decimal | None) -> str:
 
 
 def _timestamp_ms(ms: int) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromMilliseconds(ms)
-    return stamp
+    seconds, millis = divmod(ms, 1000)
+    return Timestamp(seconds=seconds, nanos=millis * 1_000_000)
 
 
 def _order_fields(order: OrderIntent) -> dict[str, Any]:
