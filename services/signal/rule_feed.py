@@ -30,6 +30,11 @@ _RETRY_SECONDS = 1.0
 # Receive stamps of own ticks whose stream copy has not come back yet, per pair: a bound for
 # when publishing fails and copies never come.
 _OWN_TICKS_KEPT = 10_000
+# Own tickers waiting for evaluation. Evaluation only falls this far behind when it keeps
+# failing (Redis down: each try waits out its timeout); the oldest are then dropped, as a signal
+# from them would be older than SIGNAL_MAX_DELAY and never traded anyway. Price rules see the
+# later tickers: a crossing that reversed within the dropped ones is missed, one that held is not.
+OWN_QUEUE_MAX = 1_000
 
 
 def closed_candle(candle: Candle) -> ClosedCandle:
@@ -112,7 +117,8 @@ class RuleFeed:
         self._intervals = list(intervals)
         self._tasks: list[asyncio.Task[None]] = []
         self._own = OwnTicks()
-        self._own_queue: asyncio.Queue[Ticker] = asyncio.Queue()
+        self._own_queue: asyncio.Queue[Ticker] = asyncio.Queue(maxsize=OWN_QUEUE_MAX)
+        self.dropped_own_ticks = 0
 
     def start(self) -> None:
         self._market.listen_to_own_tickers(self._on_own_ticker)
@@ -131,6 +137,14 @@ class RuleFeed:
     def _on_own_ticker(self, ticker: Ticker) -> None:
         # Noted here, inside the WebSocket reader, so it is noted before any copy can be read.
         self._own.add(ticker)
+        if self._own_queue.full():
+            self._own_queue.get_nowait()
+            self.dropped_own_ticks += 1
+            if self.dropped_own_ticks % OWN_QUEUE_MAX == 1:
+                log.warning(
+                    "rule evaluation is behind: oldest own tickers dropped",
+                    extra={"dropped": self.dropped_own_ticks, "waiting": OWN_QUEUE_MAX},
+                )
         self._own_queue.put_nowait(ticker)
 
     async def _own_ticks(self) -> None:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import cast
 
+import pytest
+
+from services.signal.market.market_data import MarketData
 from services.signal.market.model import Ticker
-from services.signal.rule_feed import OwnTicks
+from services.signal.rule_feed import OWN_QUEUE_MAX, OwnTicks, RuleFeed
+from services.signal.rules.engine import RuleEngine
 
 
 def ticker(received_ns: int, pair: str = "BTC/USD") -> Ticker:
@@ -41,3 +47,24 @@ def test_own_ticks_whose_copy_never_came_are_forgotten_by_a_later_copy() -> None
     assert own.returned(ticker(20)) is True  # 10 was never published
     assert own.returned(ticker(10)) is False
     assert own.returned(ticker(30)) is True
+
+
+def test_own_tickers_waiting_for_evaluation_are_bounded_oldest_dropped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Nothing evaluates (as when every evaluation waits out a Redis timeout): the WebSocket
+    # reader keeps handing tickers over.
+    feed = RuleFeed(cast(MarketData, None), cast(RuleEngine, None), ["BTC/USD"], [1])
+    caplog.set_level(logging.WARNING)
+
+    for stamp in range(1, OWN_QUEUE_MAX + 6):
+        feed._on_own_ticker(ticker(stamp))
+
+    waiting = [feed._own_queue.get_nowait() for _ in range(feed._own_queue.qsize())]
+    assert len(waiting) == OWN_QUEUE_MAX
+    assert [t.received_ns for t in waiting[:2]] == [6, 7]
+    assert waiting[-1].received_ns == OWN_QUEUE_MAX + 5
+    assert feed.dropped_own_ticks == 5
+    assert [r.message for r in caplog.records] == [
+        "rule evaluation is behind: oldest own tickers dropped"
+    ]
