@@ -4,7 +4,10 @@ A price younger than ``fresh_age`` (1 s) is used as it is. An older one, up to `
 (10 s), is still used, and one background Ticker call refreshes it: fetching on the order path
 cost a whole public round trip to Kraken (about 4 ms against the paper exchange, tens of ms
 against Kraken) for every order that came more than a second after the previous one on its
-pair, which was most of the tick-to-trade p99. A collar of a few percent is a fat-finger check,
+pair, which was most of the tick-to-trade p99. The refresh starts ``refresh_delay`` (50 ms) after
+the order that found the price aging: that order has gone out by then, so the Ticker call (its
+Python here and its answer at the exchange) does not compete with it for the CPU. A collar of a
+few percent is a fat-finger check,
 and a price a few seconds old serves it. Only a price older than ``max_age``, or none, is
 fetched on the order path; concurrent orders then share that one call.
 """
@@ -25,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_FRESH_AGE = 1.0
 DEFAULT_MAX_AGE = 10.0
+DEFAULT_REFRESH_DELAY = 0.05
 
 
 class ReferencePrices:
@@ -34,6 +38,7 @@ class ReferencePrices:
         fresh_age: float = DEFAULT_FRESH_AGE,
         max_age: float = DEFAULT_MAX_AGE,
         clock: Callable[[], float] = time.monotonic,
+        refresh_delay: float = DEFAULT_REFRESH_DELAY,
     ) -> None:
         if not 0 < fresh_age <= max_age:
             raise ValueError("need 0 < fresh_age <= max_age")
@@ -41,6 +46,7 @@ class ReferencePrices:
         self._fresh_age = fresh_age
         self._max_age = max_age
         self._clock = clock
+        self._refresh_delay = refresh_delay
         self._known: dict[str, tuple[Decimal | None, float]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._refreshing: dict[str, asyncio.Task[None]] = {}
@@ -74,6 +80,7 @@ class ReferencePrices:
         task.add_done_callback(lambda _: self._refreshing.pop(kraken_pair, None))
 
     async def _refresh(self, kraken_pair: str) -> None:
+        await asyncio.sleep(self._refresh_delay)
         try:
             await self._fetch_and_keep(kraken_pair)
         except Exception as exc:  # a background task has no caller to raise to

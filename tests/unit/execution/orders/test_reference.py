@@ -45,8 +45,14 @@ def clock() -> Clock:
     return Clock()
 
 
-def prices(kraken: FakeTicker, clock: Clock) -> ReferencePrices:
-    return ReferencePrices(cast(KrakenSpotClient, kraken), fresh_age=1.0, max_age=10.0, clock=clock)
+def prices(kraken: FakeTicker, clock: Clock, refresh_delay: float = 0.0) -> ReferencePrices:
+    return ReferencePrices(
+        cast(KrakenSpotClient, kraken),
+        fresh_age=1.0,
+        max_age=10.0,
+        clock=clock,
+        refresh_delay=refresh_delay,
+    )
 
 
 def test_a_fresh_price_is_reused(clock: Clock) -> None:
@@ -78,6 +84,22 @@ def test_an_aging_price_is_used_and_refreshed_in_the_background(clock: Clock) ->
 
     assert asyncio.run(scenario()) == [Decimal("50000"), Decimal("50000"), Decimal("51000")]
     assert kraken.calls == 2
+
+
+def test_the_refresh_waits_until_the_order_that_asked_for_it_has_gone(clock: Clock) -> None:
+    kraken = FakeTicker("50000")
+
+    async def scenario() -> list[int]:
+        book = prices(kraken, clock, refresh_delay=0.05)
+        await book.last_trade(PAIR)
+        clock.now += 5
+        await book.last_trade(PAIR)
+        await asyncio.sleep(0.01)  # the order's own awaits: no Ticker call among them
+        during = kraken.calls
+        await asyncio.sleep(0.1)
+        return [during, kraken.calls]
+
+    assert asyncio.run(scenario()) == [1, 2]
 
 
 def test_a_price_past_max_age_is_fetched_on_the_order_path(clock: Clock) -> None:
