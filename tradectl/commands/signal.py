@@ -39,7 +39,18 @@ ORDER_TYPES = {"market": common_pb2.ORDER_TYPE_MARKET, "limit": common_pb2.ORDER
 TIMES_IN_FORCE = {"gtc": common_pb2.TIME_IN_FORCE_GTC, "ioc": common_pb2.TIME_IN_FORCE_IOC}
 STATES = {"active": signal_pb2.BINDING_STATE_ACTIVE, "paused": signal_pb2.BINDING_STATE_PAUSED}
 RULE_COLUMNS = ["id", "name", "pair", "kind", "detail", "cooldown_s", "team"]
-BINDING_COLUMNS = ["id", "name", "trigger", "pair", "sizing", "order", "state", "last_order"]
+BINDING_COLUMNS = [
+    "id",
+    "name",
+    "trigger",
+    "pair",
+    "sizing",
+    "order",
+    "state",
+    "last_order",
+    "failures",
+    "last_error",
+]
 SIGNAL_COLUMNS = ["id", "time", "pair", "side", "strength", "source", "price", "reason"]
 
 # A handler makes its call and returns the reply with the function that renders it as a table.
@@ -304,6 +315,8 @@ def _binding_row(binding: signal_pb2.Binding) -> dict[str, Any]:
         "order": order + (" dry-run" if binding.dry_run else ""),
         "state": signal_pb2.BindingState.Name(binding.state).removeprefix("BINDING_STATE_"),
         "last_order": binding.last_client_order_id or "-",
+        "failures": binding.consecutive_failures,
+        "last_error": binding.last_error or "-",
         "reason": binding.pause_reason or "-",
     }
 

@@ -110,6 +110,8 @@ class Binding:
         binding.update_time.CopyFrom(_timestamp(self.status.update_ms))
         binding.last_signal_id = self.status.last_signal_id
         binding.last_client_order_id = self.status.last_client_order_id
+        binding.last_error = self.status.last_error
+        binding.consecutive_failures = self.status.failures
         return binding
 
 

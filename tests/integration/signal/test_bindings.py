@@ -235,8 +235,9 @@ def test_a_published_signal_places_exactly_one_order(
     assert (order.team, order.placed_by) == ("desk-a", "service:signal")
     assert (order.binding_id, order.signal_id) == (binding.id, signal.id)
     assert order.volume == "0.001"
-    assert desk.binding(binding.id).last_client_order_id == order_id
-    assert desk.binding(binding.id).last_signal_id == signal.id
+    after = desk.binding(binding.id)
+    assert (after.last_client_order_id, after.last_signal_id) == (order_id, signal.id)
+    assert (after.last_error, after.consecutive_failures) == ("", 0)
     assert orders_at_exchange(paper, order_id) == 1
 
 
@@ -374,6 +375,8 @@ def test_a_kill_switch_refusal_is_recorded_and_nothing_is_sent(
     after = desk_k.binding(binding.id)
     assert after.last_client_order_id == order_id
     assert after.state == signal_pb2.BINDING_STATE_ACTIVE  # one failure is below the maximum
+    assert after.consecutive_failures == 1
+    assert "KILL_SWITCH" in after.last_error
     assert orders_at_exchange(paper, order_id) == 0
     token = platform_keys.keys.issuer().mint("desk-k", ["traders"])
     with grpc.insecure_channel(execution.target) as channel:
@@ -407,6 +410,8 @@ def test_refused_orders_are_recorded_once_and_pause_the_binding(
     assert paused.state == signal_pb2.BINDING_STATE_PAUSED
     assert "after 2 failures in a row" in paused.pause_reason
     assert "INVALID_ARGUMENT" in paused.pause_reason
+    assert paused.consecutive_failures == 2
+    assert paused.last_error.startswith("execution refused: INVALID_ARGUMENT")
     for signal_id in (first.id, second.id):
         assert orders_at_exchange(paper, client_order_id(binding.id, signal_id)) == 0
 
