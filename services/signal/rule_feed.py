@@ -31,9 +31,10 @@ _RETRY_SECONDS = 1.0
 # when publishing fails and copies never come.
 _OWN_TICKS_KEPT = 10_000
 # Own tickers waiting for evaluation. Evaluation only falls this far behind when it keeps
-# failing (Redis down: each try waits out its timeout); the oldest are then dropped, as a signal
-# from them would be older than SIGNAL_MAX_DELAY and never traded anyway. Price rules see the
-# later tickers: a crossing that reversed within the dropped ones is missed, one that held is not.
+# failing (Redis down: each try waits out its 1 s timeout, so the last of 1,000 waiting would be
+# evaluated some 1,000 s late, far past SIGNAL_MAX_DELAY, and never traded). The oldest are then
+# dropped. Price rules see the later tickers: a crossing that reversed within the dropped ones
+# is missed, one that held is not.
 OWN_QUEUE_MAX = 1_000
 
 

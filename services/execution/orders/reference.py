@@ -4,12 +4,13 @@ A price younger than ``fresh_age`` (1 s) is used as it is. An older one, up to `
 (10 s), is still used, and one background Ticker call refreshes it: fetching on the order path
 cost a whole public round trip to Kraken (about 4 ms against the paper exchange, tens of ms
 against Kraken) for every order that came more than a second after the previous one on its
-pair, which was most of the tick-to-trade p99. The refresh starts ``refresh_delay`` (50 ms) after
-the order that found the price aging: that order has gone out by then, so the Ticker call (its
-Python here and its answer at the exchange) does not compete with it for the CPU. A collar of a
-few percent is a fat-finger check,
+pair, which was most of the tick-to-trade p99. A collar of a few percent is a fat-finger check,
 and a price a few seconds old serves it. Only a price older than ``max_age``, or none, is
 fetched on the order path; concurrent orders then share that one call.
+
+The refresh starts ``refresh_delay`` (50 ms) after the order that found the price aging. That
+order has gone out by then, so the Ticker call (its Python here and its answer at the exchange)
+does not compete with it for the CPU.
 """
 
 from __future__ import annotations
