@@ -17,7 +17,6 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
-from types import TracebackType
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -33,6 +32,7 @@ from services.execution.kraken.errors import (
     from_transport,
 )
 from services.execution.kraken.nonce import NonceKeeper
+from services.execution.kraken.pooled import PooledHttpClient
 from services.execution.kraken.wire import JSON, parse_result
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 _MAX_BACKOFF = 5.0
 
 
-class KrakenEmbedClient:
+class KrakenEmbedClient(PooledHttpClient):
     def __init__(
         self,
         settings: EmbedSettings,
@@ -69,20 +69,6 @@ class KrakenEmbedClient:
     @property
     def key_id(self) -> str:
         return self._credentials.key_id
-
-    async def __aenter__(self) -> KrakenEmbedClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
     async def list_assets(self, user: str, *, tradable: bool | None = None) -> list[dict[str, Any]]:
         query = [("user", user)]

@@ -15,7 +15,6 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
@@ -40,6 +39,7 @@ from services.execution.kraken.errors import (
 )
 from services.execution.kraken.nonce import NonceKeeper
 from services.execution.kraken.orders import OrderRequest, Param
+from services.execution.kraken.pooled import PooledHttpClient
 from services.execution.kraken.wire import (
     ORDER_DECIMALS,
     PAIR_DECIMALS,
@@ -77,7 +77,7 @@ class PreparedSend:
         return self.nonce
 
 
-class KrakenSpotClient:
+class KrakenSpotClient(PooledHttpClient):
     """Kraken Spot REST. Public calls need nothing else; private calls need the keepers."""
 
     def __init__(
@@ -107,20 +107,6 @@ class KrakenSpotClient:
             transport=transport,
             follow_redirects=False,
         )
-
-    async def __aenter__(self) -> KrakenSpotClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
     # Public market data.
 
