@@ -22,6 +22,10 @@ ECHO = """
 if ARGV[1] == 'fail' then return redis.error_reply('asked to fail') end
 return {KEYS[1], ARGV[1]}
 """
+# Another script: the calls of all a client's scripts share one batcher.
+COUNT = """
+return redis.call('INCR', KEYS[1])
+"""
 
 
 @pytest.fixture
@@ -70,6 +74,40 @@ async def test_a_script_flushed_from_redis_is_loaded_again(server: RedisServer) 
     finally:
         await client.aclose()
     assert replies == [["b", "2"], ["c", "3"]]
+
+
+async def test_calls_to_different_scripts_made_at_once_share_one_connection(
+    server: RedisServer,
+) -> None:
+    client = open_redis(server.url, timeout=2)
+    observer = open_redis(server.url, timeout=2)
+    echo, count = BatchedScript(client, ECHO), BatchedScript(client, COUNT)
+    try:
+        # Loaded beforehand: loading takes a connection of its own.
+        await observer.script_load(ECHO)
+        await observer.script_load(COUNT)
+        calls = [echo([f"k{i}"], [i]) if i % 2 else count(["counter"]) for i in range(100)]
+        replies = await asyncio.gather(*calls)
+        clients = await observer.client_list()
+    finally:
+        await client.aclose()
+        await observer.aclose()
+    assert replies[1::2] == [[f"k{i}", str(i)] for i in range(1, 100, 2)]
+    assert replies[0::2] == list(range(1, 51))  # in the order they were made
+    # The observer, and one connection for all 100 calls of both scripts.
+    assert len(clients) == 2
+
+
+async def test_scripts_flushed_from_redis_are_each_loaded_again(server: RedisServer) -> None:
+    client = open_redis(server.url, timeout=2)
+    echo, count = BatchedScript(client, ECHO), BatchedScript(client, COUNT)
+    try:
+        assert await asyncio.gather(echo(["a"], ["1"]), count(["n"])) == [["a", "1"], 1]
+        await client.script_flush()
+        replies = await asyncio.gather(count(["n"]), echo(["b"], ["2"]), count(["n"]))
+    finally:
+        await client.aclose()
+    assert replies == [2, ["b", "2"], 3]
 
 
 async def test_calls_work_again_after_a_redis_restart(server: RedisServer) -> None:
