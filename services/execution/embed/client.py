@@ -66,6 +66,9 @@ class KrakenEmbedClient(PooledHttpClient):
             follow_redirects=False,
         )
 
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
     @property
     def key_id(self) -> str:
         return self._credentials.key_id

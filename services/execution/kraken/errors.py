@@ -39,6 +39,7 @@ import enum
 import re
 from dataclasses import dataclass
 
+import aiohttp
 import grpc
 import httpx
 
@@ -472,17 +473,31 @@ def unknown_outcome(message: str, *, idempotent: bool, timeout: bool = False) ->
     return UnknownOutcomeError(message, grpc_status=status).for_call(idempotent=idempotent)
 
 
-# httpx failures in which the request certainly did not leave; any other may have reached Kraken.
-_BEFORE_SENDING = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# What the HTTP clients raise when a call fails below HTTP: httpx (the Embed client) and
+# aiohttp (the Spot client; TimeoutError is its whole-request timeout).
+TRANSPORT_FAILURES = (httpx.HTTPError, aiohttp.ClientError, TimeoutError)
+TransportFailure = httpx.HTTPError | aiohttp.ClientError | TimeoutError
+
+# Failures in which the request certainly did not leave; any other may have reached Kraken.
+# aiohttp's ConnectionTimeoutError is its ``connect`` timeout: waiting for a pooled connection
+# or for the TCP connect; InvalidURL is raised before connecting.
+_BEFORE_SENDING = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    aiohttp.ClientConnectorError,
+    aiohttp.ConnectionTimeoutError,
+    aiohttp.InvalidURL,
+)
 
 
-def from_transport(exc: httpx.HTTPError, *, endpoint: str, idempotent: bool) -> KrakenError:
-    """The typed error for an httpx failure, by whether the request may have reached Kraken."""
+def from_transport(exc: TransportFailure, *, endpoint: str, idempotent: bool) -> KrakenError:
+    """The typed error for a transport failure, by whether the request may have reached Kraken."""
     name = type(exc).__name__
     if isinstance(exc, _BEFORE_SENDING):
         return TransportError(f"Kraken {endpoint} not sent: {name}")
     return unknown_outcome(
         f"Kraken {endpoint} sent, no answer: {name}",
         idempotent=idempotent,
-        timeout=isinstance(exc, httpx.TimeoutException),
+        timeout=isinstance(exc, httpx.TimeoutException | TimeoutError),
     )

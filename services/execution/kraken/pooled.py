@@ -1,17 +1,14 @@
-"""What the Spot and Embed clients share: each owns one pooled httpx client and closes it."""
+"""What the Spot and Embed clients share: each owns one pooled HTTP client and closes it."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from types import TracebackType
 from typing import Self
 
-import httpx
 
-
-class PooledHttpClient:
-    """An API client over one pooled ``httpx.AsyncClient`` (``_http``); ``async with`` closes it."""
-
-    _http: httpx.AsyncClient
+class PooledHttpClient(ABC):
+    """An API client over one pooled HTTP client; ``async with`` closes it (``aclose``)."""
 
     async def __aenter__(self) -> Self:
         return self
@@ -24,5 +21,6 @@ class PooledHttpClient:
     ) -> None:
         await self.aclose()
 
+    @abstractmethod
     async def aclose(self) -> None:
-        await self._http.aclose()
+        """Close the pooled connections."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import aiohttp
+import aiohttp.client_reqrep
 import grpc
 import httpx
 import pytest
@@ -294,6 +296,63 @@ def test_every_httpx_transport_error_is_mapped_by_whether_it_was_sent(
     else:
         assert isinstance(error, UnknownOutcomeError)
         assert error.retry_class is RetryClass.UNKNOWN_OUTCOME
+
+
+def _aiohttp_failure(exc_class: type[Exception]) -> Exception:
+    """One instance of each aiohttp failure the Spot client can meet, built as aiohttp does."""
+    key = aiohttp.client_reqrep.ConnectionKey("api.kraken.com", 443, True, True, None, None, None)
+    if issubclass(exc_class, aiohttp.ClientConnectorError):
+        return exc_class(key, OSError(111, "Connection refused"))
+    if issubclass(exc_class, aiohttp.InvalidURL):
+        return exc_class("not a url")
+    return exc_class("boom")
+
+
+AIOHTTP_NOT_SENT = [
+    aiohttp.ClientConnectorError,
+    aiohttp.ClientConnectorDNSError,
+    aiohttp.ConnectionTimeoutError,
+    aiohttp.InvalidURL,
+]
+AIOHTTP_MAYBE_SENT = [
+    aiohttp.ServerDisconnectedError,
+    aiohttp.ClientConnectionResetError,
+    aiohttp.ClientOSError,
+    aiohttp.SocketTimeoutError,
+    aiohttp.ClientPayloadError,
+    aiohttp.ClientConnectionError,
+    TimeoutError,  # the whole-request timeout
+]
+
+
+@pytest.mark.parametrize(
+    ("exc_class", "sent"),
+    [(c, False) for c in AIOHTTP_NOT_SENT] + [(c, True) for c in AIOHTTP_MAYBE_SENT],
+    ids=lambda v: v.__name__ if isinstance(v, type) else str(v),
+)
+def test_aiohttp_failures_are_mapped_by_whether_the_request_may_have_left(
+    exc_class: type[Exception], sent: bool
+) -> None:
+    exc = _aiohttp_failure(exc_class)
+    assert isinstance(exc, errors.TRANSPORT_FAILURES)
+
+    error = errors.from_transport(exc, endpoint="AddOrder", idempotent=False)
+
+    if sent:
+        assert isinstance(error, UnknownOutcomeError)
+        assert error.retry_class is RetryClass.UNKNOWN_OUTCOME
+    else:
+        assert isinstance(error, errors.TransportError)
+        assert error.retry_class is RetryClass.SAFE_TO_RETRY
+
+
+def test_an_aiohttp_timeout_after_sending_is_a_deadline() -> None:
+    error = errors.from_transport(TimeoutError(), endpoint="AddOrder", idempotent=False)
+    assert error.grpc_status is grpc.StatusCode.DEADLINE_EXCEEDED
+    read = errors.from_transport(
+        aiohttp.SocketTimeoutError("slow"), endpoint="AddOrder", idempotent=False
+    )
+    assert read.grpc_status is grpc.StatusCode.DEADLINE_EXCEEDED
 
 
 def test_a_read_timeout_on_a_query_is_safe_to_retry() -> None:
