@@ -36,6 +36,7 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 from google.protobuf import json_format
 
+from services.common.batched_script import BatchedScript
 from services.signal.bindings.model import (
     ACTIVE,
     PAUSED,
@@ -194,10 +195,10 @@ def _request_text(request: execution_pb2.PlaceOrderRequest) -> str:
 class BindingStore:
     def __init__(self, client: aioredis.Redis) -> None:
         self._client = client
-        self._create = client.register_script(_CREATE)
-        self._update = client.register_script(_UPDATE)
-        self._outcome = client.register_script(_OUTCOME)
-        self._claim = client.register_script(_CLAIM)
+        self._create = BatchedScript(client, _CREATE)
+        self._update = BatchedScript(client, _UPDATE)
+        self._outcome = BatchedScript(client, _OUTCOME)
+        self._claim = BatchedScript(client, _CLAIM)
         # Trigger key → the bindings it triggers, as of ``_version`` of signal:bindings:version.
         self._triggered: dict[str, list[Binding]] = {}
         self._version: int | None = None

@@ -36,6 +36,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from services.common.batched_script import BatchedScript
 from services.signal.signals.errors import OutOfRange, PermissionDenied
 from services.signal.signals.model import RULE_SOURCE, SignalRecord
 from services.signal.signals.validation import StreamFilter, id_order
@@ -140,7 +141,7 @@ class SignalStore:
         self._dedupe_ttl = dedupe_ttl
         # A blocking read must end well inside the client's socket timeout.
         self._block_ms = block_ms
-        self._record = client.register_script(_RECORD)
+        self._record = BatchedScript(client, _RECORD)
 
     async def record(self, signal: SignalRecord) -> tuple[SignalRecord, bool]:
         """The signal as recorded (with its id), and whether it had been recorded before."""
