@@ -6,9 +6,10 @@ them. Retries happen only for SAFE_TO_RETRY errors, with exponential backoff and
 is never resent after an answer that leaves its outcome unknown. No Redis means nothing is sent.
 
 aiohttp, not httpx as the Embed client: on the order path the HTTP client's own work was the
-largest part of execution's; aiohttp's request costs about a third of httpx's CPU (bench in the
-session 6 note). aiohttp never resends a POST by itself: it retries a request on a kept-alive
-connection the server had closed only for idempotent methods, and every private call is a POST.
+largest part of execution's, and measured side by side on one local server an aiohttp request
+took about a third of an httpx request's client CPU (0.33 against 1.2 ms on the 2-core VM).
+aiohttp never resends a POST by itself: it retries a request on a kept-alive connection the
+server had closed only for idempotent methods, and every private call is a POST.
 """
 
 from __future__ import annotations
