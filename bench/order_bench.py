@@ -38,7 +38,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AsyncExitStack, ExitStack, contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -204,29 +204,25 @@ async def add_order_floor(paper: PaperExchange, *, client: str = "httpx") -> Run
             },
         )
 
-    def check(answer: bytes) -> None:
-        if json.loads(answer)["error"]:
-            raise RuntimeError(f"unexpected floor answer: {answer!r}")
+    async with AsyncExitStack() as stack:
+        if client == "aiohttp":
+            session = await stack.enter_async_context(aiohttp.ClientSession(paper.url))
 
-    if client == "aiohttp":
-        async with aiohttp.ClientSession(paper.url) as session:
-
-            async def add_resting_aiohttp() -> object:
-                path, body, headers = signed()
+            async def post(path: str, body: bytes, headers: dict[str, str]) -> bytes:
                 async with session.post(path, data=body, headers=headers) as reply:
-                    check(await reply.read())
-                return reply
+                    return await reply.read()
 
-            await timed(add_resting_aiohttp, ADD_FLOOR_WARMUP, 1)
-            return await timed(add_resting_aiohttp, ADD_FLOOR_CALLS, 1)
+        else:
+            http = await stack.enter_async_context(httpx.AsyncClient(base_url=paper.url))
 
-    async with httpx.AsyncClient(base_url=paper.url) as http:
+            async def post(path: str, body: bytes, headers: dict[str, str]) -> bytes:
+                return (await http.post(path, content=body, headers=headers)).content
 
         async def add_resting() -> object:
-            path, body, headers = signed()
-            reply = await http.post(path, content=body, headers=headers)
-            check(reply.content)
-            return reply
+            answer = await post(*signed())
+            if json.loads(answer)["error"]:
+                raise RuntimeError(f"unexpected floor answer: {answer!r}")
+            return answer
 
         await timed(add_resting, ADD_FLOOR_WARMUP, 1)
         return await timed(add_resting, ADD_FLOOR_CALLS, 1)
