@@ -2,6 +2,8 @@
 
 - ``signal:market:lease:{pair}``: string, the replica id that owns the pair's feed, with a TTL
   (``SET NX PX``, renewed by compare-and-pexpire, released by compare-and-del).
+- ``signal:market:replicas``: sorted set of the live replica ids, scored by when each one's
+  presence lapses (Redis time, ms); read to share the pairs out evenly.
 - ``signal:ticker:{pair}``: hash, the latest ticker (fields of :mod:`.codec`).
 - ``signal:ticks:{pair}``: stream of every ticker, auto ids, ``MAXLEN ~``.
 - ``signal:trades:{pair}``: stream of prints, auto ids, ``MAXLEN ~``.
@@ -21,6 +23,9 @@ _PREFIX = "signal"
 
 def lease(pair: str) -> str:
     return f"{_PREFIX}:market:lease:{pair}"
+
+
+REPLICAS = f"{_PREFIX}:market:replicas"
 
 
 def ticker(pair: str) -> str:

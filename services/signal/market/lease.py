@@ -3,6 +3,9 @@
 Taken with ``SET key owner NX PX ttl``; renewed and released by Lua scripts that act only while
 the key still names this owner, so a replica whose lease lapsed and was taken over can neither
 extend nor delete the new owner's lease.
+
+Each replica also keeps a presence (``keys.REPLICAS``) that lapses after the same TTL, so the
+replicas can count each other and share the pairs out (ownership.py).
 """
 
 from __future__ import annotations
@@ -26,6 +29,16 @@ return 0
 """
 
 
+# Marks this replica present until now + ttl (Redis time), forgets the lapsed, counts the rest.
+_PRESENT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+return redis.call('ZCARD', KEYS[1])
+"""
+
+
 class PairLeases:
     """Acquire, renew and release the feed lease of pairs for one owner id."""
 
@@ -35,6 +48,16 @@ class PairLeases:
         self.ttl_ms = ttl_ms
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
+        self._present = client.register_script(_PRESENT)
+
+    async def present(self) -> int:
+        """Mark this replica present for one TTL; how many replicas are present now."""
+        count = await self._present(keys=[keys.REPLICAS], args=[self.owner_id, self.ttl_ms])
+        return int(count)
+
+    async def leave(self) -> None:
+        """No longer present: the others count without this replica at once."""
+        await self._redis.zrem(keys.REPLICAS, self.owner_id)
 
     async def acquire(self, pair: str) -> bool:
         taken = await self._redis.set(keys.lease(pair), self.owner_id, nx=True, px=self.ttl_ms)

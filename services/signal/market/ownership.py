@@ -1,14 +1,21 @@
 """Which pairs this replica feeds: keeps its leases alive and takes pairs nobody owns.
 
-Every ``ttl / 3`` it renews what it holds and tries to take each unowned pair, so when an owner
-dies its pairs move within one TTL plus one round. A lease counts as held only until the TTL
-measured from before the last successful renewal: a replica cut off from Redis gives its pairs
-up on its own once another may have taken them.
+Every ``ttl / 3`` it marks itself present, renews what it holds and tries to take unowned pairs,
+so when an owner dies its pairs move within one TTL plus one round. The pairs are shared out:
+a replica takes pairs only up to its share, ``ceil(pairs / replicas present)``, and gives back
+at once what it holds beyond it (when another replica has started), which the others take on
+their next round; while under its share a replica's rounds come four times as often, so a pair
+handed over goes without a feed for about ``ttl / 12`` plus its WebSocket subscription. When
+the replicas cannot be counted (Redis failing) the share is every pair, as with one replica.
+
+A lease counts as held only until the TTL measured from before the last successful renewal: a
+replica cut off from Redis gives its pairs up on its own once another may have taken them.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 
@@ -43,23 +50,34 @@ class FeedOwnership:
         self._clock = clock
         self._ttl = leases.ttl_ms / 1000
         self._held_until: dict[str, float] = {}
+        self._share = len(self._pairs)
 
     @property
     def interval(self) -> float:
+        """Seconds until the next round: a third of the TTL, a quarter of that under share."""
+        if len(self._held_until) < self._share:
+            return self._ttl / 12
         return self._ttl / 3
+
+    @property
+    def share(self) -> int:
+        """How many pairs this replica may hold, as of the last round."""
+        return self._share
 
     @property
     def owned(self) -> frozenset[str]:
         return frozenset(self._held_until)
 
     async def round(self) -> None:
-        """One pass over the pairs: renew what is held, try to take the rest."""
+        """One pass over the pairs: renew what is held, take the rest up to the share, and give
+        back what is held beyond it."""
+        self._share = await self._count_share()
         for pair in self._pairs:
             started = self._clock()
             try:
                 if pair in self._held_until:
                     await self._renew(pair, started)
-                elif await self._leases.acquire(pair):
+                elif len(self._held_until) < self._share and await self._leases.acquire(pair):
                     self._held_until[pair] = started + self._ttl
                     self._changed("acquired")
                     log.info(
@@ -74,6 +92,32 @@ class FeedOwnership:
                 if pair in self._held_until and self._clock() >= self._held_until[pair]:
                     self._lose(pair, "expired while redis was unreachable")
 
+        await self._hand_over_excess()
+
+    async def _count_share(self) -> int:
+        try:
+            present = await self._leases.present()
+        except (redis.exceptions.RedisError, OSError):
+            return len(self._pairs)  # the lease calls that follow fail and say so
+        return math.ceil(len(self._pairs) / max(present, 1))
+
+    async def _hand_over_excess(self) -> None:
+        """Give back the pairs held beyond the share, last configured first."""
+        excess = len(self._held_until) - self._share
+        for pair in [p for p in reversed(self._pairs) if p in self._held_until][: max(excess, 0)]:
+            try:
+                await self._leases.release(pair)
+            except (redis.exceptions.RedisError, OSError) as exc:
+                log.warning(
+                    "feed lease not handed over; kept",
+                    extra={"pair": pair, "error": f"{type(exc).__name__}: {exc}"},
+                )
+                continue
+            del self._held_until[pair]
+            self._changed("released")
+            log.info("feed lease handed over", extra={"pair": pair, "share": self._share})
+            self._on_lost(pair)
+
     async def _renew(self, pair: str, started: float) -> None:
         if await self._leases.renew(pair):
             self._held_until[pair] = started + self._ttl
@@ -87,7 +131,14 @@ class FeedOwnership:
         self._on_lost(pair)
 
     async def release_all(self) -> None:
-        """Give every held pair back so another replica takes it at once."""
+        """Give every held pair back, and leave, so another replica takes them at once."""
+        try:
+            await self._leases.leave()
+        except (redis.exceptions.RedisError, OSError) as exc:
+            log.warning(
+                "replica presence not removed; it will lapse",
+                extra={"error": f"{type(exc).__name__}: {exc}"},
+            )
         for pair in list(self._held_until):
             del self._held_until[pair]
             try:

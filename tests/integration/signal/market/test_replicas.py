@@ -1,5 +1,6 @@
-"""Two MarketData replicas on one Redis: each pair fed by exactly one, failover within the lease
-TTL when the owner dies or stops, and ticks served by the replica that does not own the feed."""
+"""Two MarketData replicas on one Redis: each pair fed by exactly one, the pairs shared out
+evenly, failover within the lease TTL when the owner dies or stops, and ticks served by the
+replica that does not own the feed."""
 
 from __future__ import annotations
 
@@ -58,6 +59,24 @@ async def test_each_pair_is_fed_by_exactly_one_replica(
         first.owned_pairs(), "replica-a"
     )
     assert moving_paper.stats()["websocket"]["subscriptions"]["book"] == len(PAIRS)
+
+
+async def test_the_pairs_are_shared_out_evenly(
+    moving_paper: PaperExchange, start_market: StartMarket, redis_url: str
+) -> None:
+    # The first replica starts alone and takes every pair; the second makes it hand half over.
+    first, second = await _replicas(moving_paper, start_market)
+    half = len(PAIRS) // 2
+
+    async def second_holds_half() -> bool:
+        return len(second.owned_pairs()) == half
+
+    await eventually(second_holds_half, within=4 * LEASE_TTL, what="the second replica's share")
+
+    assert len(first.owned_pairs()) == half
+    assert first.owned_pairs() | second.owned_pairs() == frozenset(PAIRS)
+    owners = lease_owners(redis_url)
+    assert sorted(owners[pair] for pair in PAIRS) == ["replica-a"] * half + ["replica-b"] * half
 
 
 async def test_the_replica_that_does_not_feed_serves_ticks(
