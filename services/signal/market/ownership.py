@@ -4,9 +4,10 @@ Every ``ttl / 3`` it marks itself present, renews what it holds and tries to tak
 so when an owner dies its pairs move within one TTL plus one round. The pairs are shared out:
 a replica takes pairs only up to its share, ``ceil(pairs / replicas present)``, and gives back
 at once what it holds beyond it (when another replica has started), which the others take on
-their next round; while under its share a replica's rounds come four times as often, so a pair
-handed over goes without a feed for about ``ttl / 12`` plus its WebSocket subscription. When
-the replicas cannot be counted (Redis failing) the share is every pair, as with one replica.
+their next round. While others are present and a replica holds less than its share, its rounds
+come four times as often, so a pair handed over goes without a feed for up to ``ttl / 12`` plus
+its WebSocket subscription. When the replicas cannot be counted (Redis failing) the share is
+every pair, as with one replica.
 
 A lease counts as held only until the TTL measured from before the last successful renewal: a
 replica cut off from Redis gives its pairs up on its own once another may have taken them.
@@ -54,8 +55,10 @@ class FeedOwnership:
 
     @property
     def interval(self) -> float:
-        """Seconds until the next round: a third of the TTL, a quarter of that under share."""
-        if len(self._held_until) < self._share:
+        """Seconds until the next round: a third of the TTL, a quarter of that while other
+        replicas are present and this one holds less than its share (a pair may be handed over).
+        """
+        if self._share < len(self._pairs) and len(self._held_until) < self._share:
             return self._ttl / 12
         return self._ttl / 3
 
