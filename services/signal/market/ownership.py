@@ -108,13 +108,7 @@ class FeedOwnership:
         """Give back the pairs held beyond the share, last configured first."""
         excess = len(self._held_until) - self._share
         for pair in [p for p in reversed(self._pairs) if p in self._held_until][: max(excess, 0)]:
-            try:
-                await self._leases.release(pair)
-            except (redis.exceptions.RedisError, OSError) as exc:
-                log.warning(
-                    "feed lease not handed over; kept",
-                    extra={"pair": pair, "error": f"{type(exc).__name__}: {exc}"},
-                )
+            if not await self._give_back(pair, "feed lease not handed over; kept"):
                 continue
             del self._held_until[pair]
             self._changed("released")
@@ -144,16 +138,18 @@ class FeedOwnership:
             )
         for pair in list(self._held_until):
             del self._held_until[pair]
-            try:
-                await self._leases.release(pair)
-            except (redis.exceptions.RedisError, OSError) as exc:
-                log.warning(
-                    "feed lease not released; it will expire",
-                    extra={"pair": pair, "error": f"{type(exc).__name__}: {exc}"},
-                )
-            else:
+            if await self._give_back(pair, "feed lease not released; it will expire"):
                 log.info("feed lease released", extra={"pair": pair})
             self._changed("released")
+
+    async def _give_back(self, pair: str, failure: str) -> bool:
+        """Release ``pair``'s lease in Redis; False, logged as ``failure``, when Redis failed."""
+        try:
+            await self._leases.release(pair)
+        except (redis.exceptions.RedisError, OSError) as exc:
+            log.warning(failure, extra={"pair": pair, "error": f"{type(exc).__name__}: {exc}"})
+            return False
+        return True
 
     def forget_all(self) -> None:
         """Drop every held pair without telling Redis: the leases lapse after their TTL."""
