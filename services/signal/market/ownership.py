@@ -63,11 +63,6 @@ class FeedOwnership:
         return self._ttl / 3
 
     @property
-    def share(self) -> int:
-        """How many pairs this replica may hold, as of the last round."""
-        return self._share
-
-    @property
     def owned(self) -> frozenset[str]:
         return frozenset(self._held_until)
 
