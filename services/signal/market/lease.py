@@ -39,6 +39,17 @@ return redis.call('ZCARD', KEYS[1])
 """
 
 
+# Forgets the lapsed presences and tells whether any replica but this one is present.
+_OTHERS = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local count = redis.call('ZCARD', KEYS[1])
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then count = count - 1 end
+return count
+"""
+
+
 class PairLeases:
     """Acquire, renew and release the feed lease of pairs for one owner id."""
 
@@ -49,11 +60,16 @@ class PairLeases:
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
         self._present = client.register_script(_PRESENT)
+        self._others = client.register_script(_OTHERS)
 
     async def present(self) -> int:
         """Mark this replica present for one TTL; how many replicas are present now."""
         count = await self._present(keys=[keys.REPLICAS], args=[self.owner_id, self.ttl_ms])
         return int(count)
+
+    async def others_present(self) -> bool:
+        """Whether any other replica is present, without marking this one."""
+        return int(await self._others(keys=[keys.REPLICAS], args=[self.owner_id])) > 0
 
     async def leave(self) -> None:
         """No longer present: the others count without this replica at once."""

@@ -110,6 +110,7 @@ class MarketData:
             self.metrics,
             on_acquired=self._activate,
             on_lost=self._deactivate,
+            feed_down_for=self._ws.down_for,
         )
         self._activations: dict[str, asyncio.Task[None]] = {}
         self._lease_task: asyncio.Task[None] | None = None

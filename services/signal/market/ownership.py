@@ -11,6 +11,13 @@ every pair, as with one replica.
 
 A lease counts as held only until the TTL measured from before the last successful renewal: a
 replica cut off from Redis gives its pairs up on its own once another may have taken them.
+
+A replica whose WebSocket feed has been down for a TTL while another replica is present steps
+aside: it leaves the presence set and gives all its pairs back, so the others take them on
+their next round, and it takes none for a while (three TTLs, doubling with each step aside in a
+row up to thirty; back to three once it has fed its pairs again). It comes back at once when no
+other replica is present. A replica alone keeps its pairs whatever its feed does: nobody could
+feed them better.
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ from services.signal.market.metrics import MarketMetrics
 log = logging.getLogger(__name__)
 
 PairCallback = Callable[[str], None]
+_ASIDE_TTLS = 3  # first time away after stepping aside, in lease TTLs; doubles each time in a row
+_ASIDE_MAX_TTLS = 30
 
 
 class FeedOwnership:
@@ -41,6 +50,7 @@ class FeedOwnership:
         *,
         on_acquired: PairCallback,
         on_lost: PairCallback,
+        feed_down_for: Callable[[], float] = lambda: 0.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._leases = leases
@@ -48,16 +58,22 @@ class FeedOwnership:
         self._metrics = metrics
         self._on_acquired = on_acquired
         self._on_lost = on_lost
+        self._feed_down_for = feed_down_for
         self._clock = clock
         self._ttl = leases.ttl_ms / 1000
         self._held_until: dict[str, float] = {}
         self._share = len(self._pairs)
+        self._aside_until = 0.0
+        self._asides_in_a_row = 0
 
     @property
     def interval(self) -> float:
         """Seconds until the next round: a third of the TTL, a quarter of that while other
-        replicas are present and this one holds less than its share (a pair may be handed over).
+        replicas are present and this one holds less than its share (a pair may be handed over)
+        and is not standing aside.
         """
+        if self._clock() < self._aside_until:
+            return self._ttl / 3
         if self._share < len(self._pairs) and len(self._held_until) < self._share:
             return self._ttl / 12
         return self._ttl / 3
@@ -68,8 +84,21 @@ class FeedOwnership:
 
     async def round(self) -> None:
         """One pass over the pairs: renew what is held, take the rest up to the share, and give
-        back what is held beyond it."""
-        self._share = await self._count_share()
+        back what is held beyond it; or step aside while the feed is down and others can feed."""
+        if self._clock() < self._aside_until and await self._others_present():
+            return
+        self._aside_until = 0.0
+        present = await self._count_present()
+        self._share = (
+            len(self._pairs) if present is None else math.ceil(len(self._pairs) / max(present, 1))
+        )
+        if self._held_until:
+            down = self._feed_down_for()
+            if down >= self._ttl and present is not None and present > 1:
+                await self._step_aside(down)
+                return
+            if down == 0.0:
+                self._asides_in_a_row = 0
         for pair in self._pairs:
             started = self._clock()
             try:
@@ -92,12 +121,37 @@ class FeedOwnership:
 
         await self._hand_over_excess()
 
-    async def _count_share(self) -> int:
+    async def _count_present(self) -> int | None:
+        """Mark this replica present; how many are, or None when Redis failed (the lease calls
+        that follow fail and say so, and the share is every pair)."""
         try:
-            present = await self._leases.present()
+            return await self._leases.present()
         except (redis.exceptions.RedisError, OSError):
-            return len(self._pairs)  # the lease calls that follow fail and say so
-        return math.ceil(len(self._pairs) / max(present, 1))
+            return None
+
+    async def _others_present(self) -> bool:
+        """Whether another replica is present (without marking this one); True when unknown."""
+        try:
+            return await self._leases.others_present()
+        except (redis.exceptions.RedisError, OSError):
+            return True
+
+    async def _step_aside(self, down: float) -> None:
+        """The feed is down and another replica can feed: give every pair back and stay out."""
+        self._asides_in_a_row += 1
+        away = self._ttl * min(_ASIDE_TTLS * 2 ** (self._asides_in_a_row - 1), _ASIDE_MAX_TTLS)
+        self._aside_until = self._clock() + away
+        pairs = sorted(self._held_until)
+        log.warning(
+            "market feed down: pairs handed to the other replicas",
+            extra={"pairs": pairs, "down_s": round(down, 1), "away_s": round(away, 1)},
+        )
+        await self._leave()
+        for pair in pairs:
+            del self._held_until[pair]
+            await self._give_back(pair, "feed lease not handed over; it will expire")
+            self._changed("released")
+            self._on_lost(pair)
 
     async def _hand_over_excess(self) -> None:
         """Give back the pairs held beyond the share, last configured first."""
@@ -124,6 +178,14 @@ class FeedOwnership:
 
     async def release_all(self) -> None:
         """Give every held pair back, and leave, so another replica takes them at once."""
+        await self._leave()
+        for pair in list(self._held_until):
+            del self._held_until[pair]
+            if await self._give_back(pair, "feed lease not released; it will expire"):
+                log.info("feed lease released", extra={"pair": pair})
+            self._changed("released")
+
+    async def _leave(self) -> None:
         try:
             await self._leases.leave()
         except (redis.exceptions.RedisError, OSError) as exc:
@@ -131,11 +193,6 @@ class FeedOwnership:
                 "replica presence not removed; it will lapse",
                 extra={"error": f"{type(exc).__name__}: {exc}"},
             )
-        for pair in list(self._held_until):
-            del self._held_until[pair]
-            if await self._give_back(pair, "feed lease not released; it will expire"):
-                log.info("feed lease released", extra={"pair": pair})
-            self._changed("released")
 
     async def _give_back(self, pair: str, failure: str) -> bool:
         """Release ``pair``'s lease in Redis; False, logged as ``failure``, when Redis failed."""

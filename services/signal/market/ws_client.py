@@ -6,6 +6,11 @@ even a heartbeat) for ``stale_seconds`` while something is subscribed is treated
 Between attempts it waits per :class:`~services.signal.market.backoff.Backoff`. Nothing is
 connected while nothing is wanted: Kraken sends no heartbeat then, so silence would mean
 nothing; a connection left with no subscription closes at its first silence.
+
+:meth:`KrakenWebSocket.down_for` tells how long the feed has been down: from the first failed
+connection or lost one until a channel message other than ``status`` (which Kraken sends on
+connecting, before any data) arrives again. The lease rounds use it to hand the pairs of a
+replica whose feed stays down to the other replicas (ownership.py).
 """
 
 from __future__ import annotations
@@ -74,6 +79,13 @@ class KrakenWebSocket:
         self._outbox: asyncio.Queue[str] | None = None
         self._req_ids = itertools.count(1)
         self._requests: dict[int, Subscription] = {}
+        self._down_since: float | None = None
+
+    def down_for(self) -> float:
+        """Seconds the feed has been down while something is wanted; 0.0 while it delivers."""
+        if self._down_since is None or not self._wanted:
+            return 0.0
+        return time.monotonic() - self._down_since
 
     # -- what to subscribe --------------------------------------------------------------------
 
@@ -86,6 +98,8 @@ class KrakenWebSocket:
     def unsubscribe(self, subscriptions: Iterable[Subscription]) -> None:
         held = [sub for sub in subscriptions if sub in self._wanted]
         self._wanted.difference_update(held)
+        if not self._wanted:
+            self._down_since = None  # nothing wanted: a later subscription starts afresh
         self._send("unsubscribe", held)
 
     def resubscribe(self, subscription: Subscription, delay: float) -> None:
@@ -125,6 +139,8 @@ class KrakenWebSocket:
                     log.info("market websocket closed: nothing subscribed")
                     continue
                 self._metrics.disconnects.labels(reason).inc()
+                if self._down_since is None:
+                    self._down_since = time.monotonic()
                 delay = self._backoff.next_delay()
                 log.warning(
                     "market websocket lost: reconnecting",
@@ -221,6 +237,8 @@ class KrakenWebSocket:
             return None
         channel = message.get("channel")
         if isinstance(channel, str):
+            if channel != "status":
+                self._down_since = None
             self._on_channel(channel, message, received_ns)
             return channel
         if "success" in message:

@@ -15,6 +15,7 @@ from services.signal.market import MarketData, TickerUpdate
 from services.signal.market.keys import lease
 from tests.integration.signal.market.conftest import PAIRS, eventually, market_settings
 from tests.support.paper_exchange import PaperExchange
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -132,3 +133,38 @@ async def test_another_replica_takes_over_within_the_lease_ttl(
     if release:
         assert took <= LEASE_TTL / 3 + 0.5
     assert lease_owners(redis_url) == dict.fromkeys(PAIRS, "replica-b")
+
+
+async def test_a_replica_whose_websocket_is_down_hands_its_pairs_over(
+    moving_paper: PaperExchange, start_market: StartMarket, redis_url: str
+) -> None:
+    # The first replica's WebSocket address has nothing listening; its REST works.
+    unreachable = f"ws://127.0.0.1:{free_port()}/v2"
+    first = await start_market(
+        market_settings(moving_paper, lease_ttl=LEASE_TTL, ws_url=unreachable), "replica-a"
+    )
+    await asyncio.sleep(2 * LEASE_TTL)
+    assert first.owned_pairs() == frozenset(PAIRS)  # alone: nobody could feed them better
+    second = await start_market(market_settings(moving_paper, lease_ttl=LEASE_TTL), "replica-b")
+    started_ns = time.time_ns()
+
+    async def second_feeds_all() -> bool:
+        return second.owned_pairs() == frozenset(PAIRS)
+
+    await eventually(second_feeds_all, within=4 * LEASE_TTL, what="the hand-over")
+    await asyncio.sleep(LEASE_TTL)  # the first stays aside for three TTLs
+
+    assert first.owned_pairs() == frozenset()
+    assert lease_owners(redis_url) == dict.fromkeys(PAIRS, "replica-b")
+    for pair in PAIRS:
+        latest = await second.latest_ticker(pair)
+        assert latest is not None
+        assert latest.received_ns > started_ns
+
+    # Alone again, the first replica comes back before its time aside is over.
+    await second.stop()
+
+    async def first_holds_all() -> bool:
+        return first.owned_pairs() == frozenset(PAIRS)
+
+    await eventually(first_holds_all, within=LEASE_TTL, what="the return of the first replica")
