@@ -45,9 +45,9 @@ test: proto redis-server contract-tools ## Run the whole suite: unit, contract a
 test-unit: proto ## Run the unit tests only
 	$(PY) -m pytest -q tests/unit
 
-lint: proto ## ruff and mypy --strict on the source
+lint: proto ## ruff and mypy --strict on the source and the tests
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy services tradectl scripts bench kong
+	$(VENV)/bin/mypy services tradectl scripts bench kong tests
 
 run: proto ## Run the local stack: redis, paper exchange, signal, risk, execution (Ctrl-C stops)
 	$(PY) scripts/run_local.py

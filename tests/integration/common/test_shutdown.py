@@ -24,7 +24,9 @@ def start_sleep(service: RunningService, keys: Keys, seconds: float) -> dict[str
     def call() -> None:
         started = time.monotonic()
         with grpc.insecure_channel(service.target) as channel:
-            sleep = channel.unary_unary("/test.Slow/Sleep")
+            sleep = channel.unary_unary(
+                "/test.Slow/Sleep", request_serializer=None, response_deserializer=None
+            )
             try:
                 outcome["reply"] = sleep(
                     str(seconds).encode(),

@@ -117,7 +117,8 @@ def watch(
                 event.order.client_order_id == until_order
                 and event.order.status == common_pb2.ORDER_STATUS_CANCELED
             ):
-                call.cancel()
+                # grpc-stubs leaves RpcContext.cancel unannotated.
+                call.cancel()  # type: ignore[no-untyped-call]
                 return
 
     reader = threading.Thread(target=read)
