@@ -176,11 +176,17 @@ async def _step_aside(hall: Hall, first: Replica, second: Replica) -> None:
     assert first.owned == frozenset()
 
 
-async def test_the_replica_stays_aside_then_comes_back_for_its_share() -> None:
+async def _aside_with_its_feed_mended() -> tuple[Hall, Replica, Replica]:
+    """Two replicas sharing the pairs; the first has stepped aside, and its feed works again."""
     hall = _hall()
     first, second = await _two_sharing(hall)
-    await _step_aside(hall, first, second)  # for three TTLs
+    await _step_aside(hall, first, second)
     first.broken = False
+    return hall, first, second
+
+
+async def test_the_replica_stays_aside_then_comes_back_for_its_share() -> None:
+    hall, first, second = await _aside_with_its_feed_mended()  # for three TTLs
 
     await _rounds(hall, 2.75, second, first)
     assert first.owned == frozenset()
@@ -207,10 +213,7 @@ async def test_stepping_aside_again_in_a_row_keeps_the_replica_away_twice_as_lon
 
 
 async def test_a_replica_that_fed_its_pairs_again_steps_aside_for_three_ttls_next_time() -> None:
-    hall = _hall()
-    first, second = await _two_sharing(hall)
-    await _step_aside(hall, first, second)
-    first.broken = False
+    hall, first, second = await _aside_with_its_feed_mended()
     await _rounds(hall, 4, second, first)  # back, and its feed works
     assert len(first.owned) == 1
 
@@ -222,10 +225,7 @@ async def test_a_replica_that_fed_its_pairs_again_steps_aside_for_three_ttls_nex
 
 
 async def test_a_replica_aside_comes_back_at_once_when_no_other_is_present() -> None:
-    hall = _hall()
-    first, second = await _two_sharing(hall)
-    await _step_aside(hall, first, second)
-    first.broken = False
+    _, first, second = await _aside_with_its_feed_mended()
     await second.ownership.release_all()  # the other replica stops
 
     await first.round()
