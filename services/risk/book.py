@@ -6,6 +6,12 @@ atomic step: concurrent checks on any number of replicas cannot together pass a 
 `SETTLE` applies an outcome's absolute targets (see outcomes.py) guarded by the progress the
 caller read, so concurrent reports of one reservation apply in turn and repeats change nothing.
 
+A check of an id that is already reserved answers EXISTS (the same approval again) when it is for
+the same order (its fingerprint), and CONFLICT when it is for another: execution asks risk while
+it claims the id, so a client reusing an id for a different order must not borrow the first
+order's reservation. A reservation closed as NOT_SENT is decided afresh: nothing was sent for it,
+and execution freed the id for a retry.
+
 Amounts travel as integer strings of 10**-8 units (amounts.py); the scripts format every number
 they write with ``%.0f`` so large integers never turn into exponent notation (and zero as
 "0", never the "-0" HINCRBY refuses).
@@ -41,9 +47,18 @@ RESERVE = """
 local function num(x) return tonumber(x or '0') or 0 end
 local function s(x) if x == 0 then return '0' end return string.format('%.0f', x) end
 if redis.call('HGET', KEYS[1], 'version') ~= ARGV[1] then return {'STALE'} end
+local n = tonumber(ARGV[13])
+local fingerprint = ARGV[15 + n * 4] or ''
 if redis.call('EXISTS', KEYS[2]) == 1 then
-  local r = redis.call('HMGET', KEYS[2], 'notional', 'expire_at', 'limits_version')
-  return {'EXISTS', r[1], r[2], r[3]}
+  local r = redis.call('HMGET', KEYS[2], 'notional', 'expire_at', 'limits_version', 'state',
+    'outcome', 'fingerprint')
+  if r[4] == 'closed' and r[5] == 'NOT_SENT' then
+    redis.call('DEL', KEYS[2])
+  elseif r[6] and r[6] ~= '' and r[6] ~= fingerprint then
+    return {'CONFLICT'}
+  else
+    return {'EXISTS', r[1], r[2], r[3]}
+  end
 end
 local failed = {}
 local function fail(code, subject, a, b, c)
@@ -71,7 +86,6 @@ if ARGV[6] ~= '' then
     fail('TEAM_DAILY_NOTIONAL', team, s(used), s(reserved), ARGV[6])
   end
 end
-local n = tonumber(ARGV[13])
 for i = 1, n do
   local at = 13 + (i - 1) * 4
   local asset, direction = ARGV[at + 1], tonumber(ARGV[at + 2])
@@ -109,7 +123,8 @@ if ARGV[9] == '1' then redis.call('HINCRBY', KEYS[6], 'open_orders', 1) end
 redis.call('SADD', KEYS[9], team)
 redis.call('HSET', KEYS[2], 'state', 'open', 'team', team, 'day', ARGV[11], 'is_order', ARGV[9],
   'legs', n, 'notional', ARGV[7], 'notional_left', ARGV[7], 'notional_used', '0',
-  'progress', '0', 'limits_version', ARGV[1], 'expire_at', ARGV[5], 'meta', ARGV[12])
+  'progress', '0', 'limits_version', ARGV[1], 'expire_at', ARGV[5], 'meta', ARGV[12],
+  'fingerprint', fingerprint)
 redis.call('ZADD', KEYS[3], ARGV[5], ARGV[2])
 return {'RESERVED'}
 """
@@ -169,6 +184,9 @@ class ReservationRequest:
     reserve: bool
     reduce_only: bool = False
     meta: Mapping[str, str] = field(default_factory=dict)
+    fingerprint: str = ""
+    """What the reservation is for; a later check of the same id for anything else is refused
+    (CONFLICT). Empty: not compared."""
 
 
 @dataclass(frozen=True)
@@ -180,7 +198,8 @@ class BookFailure:
 
 @dataclass(frozen=True)
 class BookDecision:
-    """RESERVED, DECIDED (failures, or nothing failed but nothing reserved), EXISTS or STALE."""
+    """RESERVED, DECIDED (failures, or nothing failed but nothing reserved), EXISTS, CONFLICT
+    (the id is reserved for a different order) or STALE."""
 
     status: str
     failures: list[BookFailure] = field(default_factory=list)
@@ -244,7 +263,7 @@ class ReservationBook:
                 to_units(leg.amount),
                 "" if leg.max_position is None else to_units(leg.max_position),
             ]
-        args.append(TEAM_DAY_TTL)
+        args += [TEAM_DAY_TTL, request.fingerprint]
         reply: list[Any] = await self._reserve(
             keys=[
                 keys.LIMITS,

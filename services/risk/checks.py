@@ -19,6 +19,7 @@ from services.risk.limits import StoredLimits
 from services.risk.limits_store import LimitsStore
 from services.risk.outcomes import OutcomeReport
 from services.risk.rules import (
+    CLIENT_ORDER_ID_REUSED,
     Assessment,
     Violation,
     assess_order,
@@ -59,6 +60,7 @@ class PreTradeCheck:
             reduce_only=order.reduce_only,
             dry_run=order.dry_run,
             assess=lambda stored: assess_order(order, stored.limits),
+            fingerprint=order.fingerprint,
             meta={
                 "kind": "order",
                 "pair": order.pair,
@@ -103,6 +105,7 @@ class PreTradeCheck:
         dry_run: bool,
         assess: Callable[[StoredLimits], Assessment],
         meta: dict[str, str],
+        fingerprint: str = "",
     ) -> Decision:
         stored = await self._limits.current()
         for _ in range(_STALE_RETRIES):
@@ -124,6 +127,7 @@ class PreTradeCheck:
                     reserve=not dry_run and not assessment.violations,
                     reduce_only=reduce_only,
                     meta=meta,
+                    fingerprint=fingerprint,
                 )
             )
             if result.status != "STALE":
@@ -148,6 +152,21 @@ def _decision(
             from_units(result.notional_units),
             result.expire_at_ms,
             result.limits_version,
+        )
+    if result.status == "CONFLICT":
+        return Decision(
+            False,
+            "",
+            [
+                Violation(
+                    CLIENT_ORDER_ID_REUSED,
+                    "this client_order_id is already reserved for a different order",
+                    "client_order_id",
+                )
+            ],
+            assessment.notional,
+            0,
+            stored.version,
         )
     currency = stored.limits.notional_currency
     violations = assessment.violations + [

@@ -52,6 +52,22 @@ class OrderIntent:
     def reservation_id(self) -> str:
         return order_reservation_id(self.client_order_id)
 
+    @property
+    def fingerprint(self) -> str:
+        """What makes two checks of one client_order_id the same order (amounts normalized)."""
+        return "|".join(
+            (
+                self.team,
+                self.pair,
+                self.side,
+                self.order_type,
+                _canonical(self.volume),
+                _canonical(self.limit_price),
+                _canonical(self.stop_price),
+                "1" if self.reduce_only else "0",
+            )
+        )
+
 
 @dataclass(frozen=True)
 class QuoteIntent:
@@ -207,3 +223,7 @@ def _price(text: str, field: str) -> Decimal | None:
     if value <= 0:
         raise InvalidArgument(field, f"{text} must be greater than zero")
     return value
+
+
+def _canonical(value: Decimal | None) -> str:
+    return "" if value is None else format(value.normalize(), "f")

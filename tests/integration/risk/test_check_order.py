@@ -44,6 +44,75 @@ def test_repeated_check_returns_the_same_reservation(
     assert exposure.assets[0].reserved_buy == "1"
 
 
+def test_a_client_order_id_reused_for_another_order_is_refused(
+    redis_url: str, stub: risk_pb2_grpc.RiskServiceStub, as_execution: Metadata
+) -> None:
+    request = order("1")
+    first = stub.CheckOrder(request, metadata=as_execution, timeout=5)
+    same_amount_spelled_otherwise = risk_pb2.CheckOrderRequest()
+    same_amount_spelled_otherwise.CopyFrom(request)
+    same_amount_spelled_otherwise.order.volume = "1.000"
+    again = stub.CheckOrder(same_amount_spelled_otherwise, metadata=as_execution, timeout=5)
+    other = risk_pb2.CheckOrderRequest()
+    other.CopyFrom(request)
+    other.order.volume = "2"
+
+    reused = stub.CheckOrder(other, metadata=as_execution, timeout=5)
+
+    assert first.approved
+    assert again.approved
+    assert again.reservation_id == first.reservation_id
+    assert not reused.approved
+    assert not reused.reservation_id
+    assert [(v.code, v.field) for v in reused.violations] == [
+        ("CLIENT_ORDER_ID_REUSED", "client_order_id")
+    ]
+    exposure = stub.GetExposure(
+        risk_pb2.GetExposureRequest(assets=["BTC"]), metadata=as_execution, timeout=5
+    )
+    assert exposure.assets[0].reserved_buy == "1"
+
+
+def test_a_check_after_not_sent_reserves_again(
+    redis_url: str, stub: risk_pb2_grpc.RiskServiceStub, as_execution: Metadata
+) -> None:
+    # Execution reports NOT_SENT and frees the id; the caller's retry must reserve anew, or the
+    # order it then sends would trade against a closed reservation that no report can settle.
+    request = order("1")
+    first = stub.CheckOrder(request, metadata=as_execution, timeout=5)
+    stub.ReportOrderOutcome(
+        risk_pb2.ReportOrderOutcomeRequest(
+            reservation_id=first.reservation_id, outcome=risk_pb2.OUTCOME_NOT_SENT
+        ),
+        metadata=as_execution,
+        timeout=5,
+    )
+    released = stub.GetExposure(
+        risk_pb2.GetExposureRequest(assets=["BTC"]), metadata=as_execution, timeout=5
+    )
+
+    retry = stub.CheckOrder(request, metadata=as_execution, timeout=5)
+    filled = stub.ReportOrderOutcome(
+        risk_pb2.ReportOrderOutcomeRequest(
+            reservation_id=retry.reservation_id,
+            outcome=risk_pb2.OUTCOME_FILLED,
+            filled_volume="1",
+            average_price="30000",
+        ),
+        metadata=as_execution,
+        timeout=5,
+    )
+    after = stub.GetExposure(
+        risk_pb2.GetExposureRequest(assets=["BTC"]), metadata=as_execution, timeout=5
+    )
+
+    assert released.assets[0].reserved_buy == "0"
+    assert retry.approved
+    assert retry.reservation_id == first.reservation_id
+    assert filled.applied
+    assert (after.assets[0].position, after.assets[0].reserved_buy) == ("1", "0")
+
+
 def test_every_failed_rule_is_listed(
     redis_url: str, stub: risk_pb2_grpc.RiskServiceStub, as_execution: Metadata
 ) -> None:
