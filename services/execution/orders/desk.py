@@ -35,16 +35,24 @@ from services.execution.kraken.errors import (
 from services.execution.kraken.orders import OrderRequest
 from services.execution.orders.journal import RELEASED, OrderJournal
 from services.execution.orders.model import (
+    STAGE_CLAIMED,
     STAGE_SENDING,
     STAGE_SENT,
     OrderRecord,
     Status,
+    Violation,
     now_ms,
 )
 from services.execution.orders.pairs import PairCatalog
 from services.execution.orders.reconciler import Reconciler
 from services.execution.orders.reference import ReferencePrices
-from services.execution.orders.risk_gate import RiskGate, RiskUnavailable, outcome_for
+from services.execution.orders.risk_gate import (
+    RiskDecision,
+    RiskGate,
+    RiskUnavailable,
+    order_reservation_id,
+    outcome_for,
+)
 from services.execution.orders.store import OrderStore, StaleRecord, needs_attention
 from services.execution.orders.validation import (
     ValidatedOrder,
@@ -112,59 +120,103 @@ class OrderDesk:
         if order.validate:
             return await self._dry_run(order, identity), False
         record = self._new_record(order, identity)
-        existing = await self._store.claim(record)
-        if existing is not None:
-            if existing.fingerprint != record.fingerprint:
-                raise DuplicateOrder(
-                    f"client_order_id {order.client_order_id} was used for a different order"
-                )
-            logger.info("order replayed", extra={"client_order_id": order.client_order_id})
-            return existing, True
+        # The id is claimed and risk is asked at once (DESIGN.md steps 3 and 4); nothing is sent
+        # before both have answered. The claim records the order as possibly sent, with the
+        # reservation an approval carries: if placement dies after sending, reconciliation
+        # finds the order by cl_ord_id and reports its outcome; the id is never freed for a
+        # second send.
+        record.stage = STAGE_SENDING
+        record.reservation_id = order_reservation_id(order.client_order_id)
+        checking = asyncio.ensure_future(self._check(order, identity))
         try:
-            reference = await self._reference_price(order)
-            decision = await self._risk.check(
-                order, requested_by=identity.subject, reference_price=reference
-            )
+            existing = await self._store.claim(record, event=execution_pb2.ORDER_EVENT_TYPE_CREATED)
+        except BaseException:
+            # The reservation risk may make for this call lapses at risk after its TTL: with no
+            # answer from the store, this call cannot know whose it is.
+            _abandon(checking)
+            raise
+        if existing is not None:
+            return await self._replayed(existing, record, checking), True
+        # The trading budget (and in window mode the nonce) is taken while risk decides: a
+        # budget taken for an order not sent only over-counts, a nonce not used leaves a gap.
+        preparing = asyncio.ensure_future(self._kraken.prepare_add_order(order.rules.kraken_id))
+        try:
+            decision = await checking
         except (RiskUnavailable, KrakenError):
+            _abandon(preparing)
+            await self._journal_quietly(RELEASED, record)
             await self._release(record)
             raise
+        except BaseException:
+            _abandon(preparing)
+            raise
         if not decision.approved:
-            record.violations = decision.violations
-            record.set_status(common_pb2.ORDER_STATUS_REJECTED, "risk rejected")
-            try:
-                await self._store.save(
-                    record, attention=False, event=execution_pb2.ORDER_EVENT_TYPE_REJECTED
-                )
-            except StaleRecord as exc:
-                raise _claim_lost(record) from exc
-            return record, False
-        record.reservation_id = decision.reservation_id
-        record.stage = STAGE_SENDING
-        add_order = order.kraken_request()
-        # Recording the order as being sent and taking its trading budget (and in window mode
-        # its nonce) do not depend on each other: they go to Redis at once, one round trip of
-        # waiting instead of three. Nothing is sent unless all succeed; a budget taken for an
-        # order not sent only over-counts, a nonce not used only leaves a gap.
-        saved, prepared = await asyncio.gather(
-            self._store.save(record, attention=True, event=execution_pb2.ORDER_EVENT_TYPE_CREATED),
-            self._kraken.prepare_add_order(add_order.pair),
-            return_exceptions=True,
-        )
-        if isinstance(saved, StaleRecord):
-            await self._risk.report(record, 0, not_sent=True)
-            raise _claim_lost(record) from saved
-        if isinstance(saved, StateUnavailableError):
-            await self._risk.report(record, 0, not_sent=True)
-            await self._release(record)
-            raise saved
-        if isinstance(saved, BaseException):
-            raise saved
-        if isinstance(prepared, KrakenError):
+            _abandon(preparing)
+            return await self._refused(record, decision.violations), False
+        try:
+            prepared = await preparing
+        except KrakenError:
             await self._not_sent(record)
-            raise prepared
-        if isinstance(prepared, BaseException):
-            raise prepared
-        return await self._send(add_order, record, prepared=prepared), False
+            raise
+        if decision.reservation_id != record.reservation_id:
+            await self._not_sent(record)
+            raise RiskUnavailable(
+                f"risk approved reservation {decision.reservation_id!r}, "
+                f"expected {record.reservation_id!r}: not sent"
+            )
+        if now_ms() - record.created_ms > self._reconciler.grace * 1000 / 2:
+            # Reconciliation looks the order up after its grace; an order sent that late could
+            # arrive at Kraken after it was recorded as not found.
+            await self._not_sent(record)
+            raise StateUnavailableError(
+                f"placing order {record.client_order_id} took too long; nothing was sent, retry it"
+            )
+        return await self._send(order.kraken_request(), record, prepared=prepared), False
+
+    async def _check(self, order: ValidatedOrder, identity: Identity) -> RiskDecision:
+        reference = await self._reference_price(order)
+        return await self._risk.check(
+            order, requested_by=identity.subject, reference_price=reference
+        )
+
+    async def _replayed(
+        self, existing: OrderRecord, record: OrderRecord, checking: asyncio.Future[RiskDecision]
+    ) -> OrderRecord:
+        """The order an earlier call placed with this id, once this call's risk check is over."""
+        try:
+            decision: RiskDecision | None = await checking
+        except (RiskUnavailable, KrakenError):
+            decision = None
+        if existing.fingerprint != record.fingerprint:
+            raise DuplicateOrder(
+                f"client_order_id {record.client_order_id} was used for a different order"
+            )
+        if (
+            decision is not None
+            and decision.approved
+            and existing.terminal
+            and existing.stage == STAGE_CLAIMED
+            and not existing.reservation_id
+        ):
+            # The first call was refused and sent nothing, and this check reserved exposure
+            # for an order that will never be sent: give it back.
+            await self._risk.report(record, 0, not_sent=True)
+        logger.info("order replayed", extra={"client_order_id": record.client_order_id})
+        return existing
+
+    async def _refused(self, record: OrderRecord, violations: list[Violation]) -> OrderRecord:
+        """Record risk's refusal: nothing was sent, and nothing is reserved for the order."""
+        record.reservation_id = ""
+        record.stage = STAGE_CLAIMED
+        record.violations = violations
+        record.set_status(common_pb2.ORDER_STATUS_REJECTED, "risk rejected")
+        try:
+            await self._store.save(
+                record, attention=False, event=execution_pb2.ORDER_EVENT_TYPE_REJECTED
+            )
+        except StaleRecord as exc:
+            raise _claim_lost(record) from exc
+        return record
 
     async def _not_sent(self, record: OrderRecord) -> None:
         """The order recorded as being sent certainly was not: free its reservation and id."""
@@ -403,3 +455,9 @@ def _claim_lost(record: OrderRecord) -> StateUnavailableError:
     return StateUnavailableError(
         f"placing order {record.client_order_id} took too long; nothing was sent, retry it"
     )
+
+
+def _abandon(task: asyncio.Future[Any]) -> None:
+    """Stop waiting for ``task``; its outcome, whatever it is, is no longer wanted."""
+    task.cancel()
+    task.add_done_callback(lambda done: done.cancelled() or done.exception())

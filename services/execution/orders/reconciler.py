@@ -69,6 +69,11 @@ class Reconciler:
         self._grace_ms = int(grace * 1000)
         self._task: asyncio.Task[None] | None = None
 
+    @property
+    def grace(self) -> float:
+        """Seconds an order that is being placed is left alone before it is looked up."""
+        return self._grace_ms / 1000
+
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._loop())
 

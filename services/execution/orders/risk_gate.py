@@ -50,6 +50,15 @@ OUTCOME_OF_STATUS: dict[int, int] = {
 }
 
 
+def order_reservation_id(client_order_id: str) -> str:
+    """The reservation risk issues when it approves an order (``services/risk/intents.py``).
+
+    Execution writes it into the order when it claims the id, before risk has answered: an
+    order whose placement dies after sending is then reported to risk by reconciliation.
+    """
+    return f"order:{client_order_id}"
+
+
 def outcome_for(record: OrderRecord) -> int:
     """The outcome risk should know for the order now; 0 when there is nothing to report."""
     outcome = OUTCOME_OF_STATUS.get(record.status)
@@ -131,8 +140,14 @@ class RiskGate:
             fee_asset=record.fee_asset,
             reason=record.status_reason[:500],
         )
-        acknowledged = await self.send_report(request, {"client_order_id": record.client_order_id})
-        return bool(acknowledged)
+        acknowledged = await self.send_report(
+            request,
+            {"client_order_id": record.client_order_id},
+            # Nothing risk can apply (never reserved: the check was refused or never arrived; or
+            # long closed): stop asking.
+            give_up=frozenset({grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND}),
+        )
+        return acknowledged is not None
 
     async def send_report(
         self,

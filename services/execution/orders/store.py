@@ -59,15 +59,21 @@ def needs_attention(record: OrderRecord, expected_outcome: int) -> bool:
     return bool(record.reservation_id) and record.reported_outcome != expected_outcome
 
 
-# KEYS: order, orders index, attention index. ARGV: record JSON, client_order_id, created ms.
-# Returns nil when the id was free and is now claimed, else the record already there.
+# KEYS: order, orders index, attention index, journal stream. ARGV: record JSON,
+# client_order_id, created ms, journal max length, then the journal entry's fields and values
+# (none: no entry). Returns {''} when the id was free and is now claimed (with the entry id, if
+# any, second), else {record already there}.
 _CLAIM_LUA = """
 local existing = redis.call('GET', KEYS[1])
-if existing then return existing end
+if existing then return {existing} end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2])
-return false
+local entry = ''
+if #ARGV > 4 then
+  entry = redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], '*', unpack(ARGV, 5))
+end
+return {'', entry}
 """
 
 # KEYS: order, attention index, journal stream[, txid index]. ARGV: expected version, new JSON,
@@ -129,25 +135,45 @@ class OrderStore:
         self._save = BatchedScript(redis, _SAVE_LUA)
         self._release = BatchedScript(redis, _RELEASE_LUA)
 
-    async def claim(self, record: OrderRecord) -> OrderRecord | None:
+    async def claim(
+        self, record: OrderRecord, *, event: EventType | str | None = None
+    ) -> OrderRecord | None:
         """Take the client_order_id for ``record``; the record already there if it was taken.
 
         The record and both indexes are written in one step, so a claimed id is always visible
-        to reconciliation. On success ``record.version`` is 1.
+        to reconciliation; with ``event``, that journal entry is appended in the same step. On
+        success ``record.version`` is 1.
         """
         record.version = 1
+        order_json = record.to_json()
+        args: list[str | int] = [
+            order_json,
+            record.client_order_id,
+            record.created_ms,
+            MAX_ENTRIES,
+        ]
+        if event is not None:
+            for name, value in entry_fields(event, record, order_json).items():
+                args += [name, value]
         try:
-            existing = await self._claim(
-                keys=[order_key(record.client_order_id), ORDERS_INDEX, ATTENTION_INDEX],
-                args=[record.to_json(), record.client_order_id, record.created_ms],
+            outcome = await self._claim(
+                keys=[
+                    order_key(record.client_order_id),
+                    ORDERS_INDEX,
+                    ATTENTION_INDEX,
+                    JOURNAL_STREAM,
+                ],
+                args=args,
             )
         except _REDIS_FAILURES as exc:
             record.version = 0
             raise StateUnavailableError("order store unavailable") from exc
-        if existing is None:
-            return None
-        record.version = 0
-        return OrderRecord.from_json(existing)
+        if outcome[0]:
+            record.version = 0
+            return OrderRecord.from_json(outcome[0])
+        if event is not None:
+            log_event(event, record, str(outcome[1]))
+        return None
 
     async def save(
         self, record: OrderRecord, *, attention: bool, event: EventType | str | None = None
