@@ -14,6 +14,7 @@ import functools
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -110,9 +111,11 @@ class MarketData:
             self.metrics,
             on_acquired=self._activate,
             on_lost=self._deactivate,
-            feed_down_for=self._ws.down_for,
+            feed_down_for=self._feed_down_for,
         )
         self._activations: dict[str, asyncio.Task[None]] = {}
+        # Pairs won but not yet subscribed (AssetPairs has not answered), since when.
+        self._unfed_since: dict[str, float] = {}
         self._lease_task: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopped = False
@@ -214,9 +217,11 @@ class MarketData:
         ]
 
     def _activate(self, pair: str) -> None:
+        self._unfed_since.setdefault(pair, time.monotonic())
         self._activations[pair] = spawn(self._bring_up(pair), f"market-{pair}")
 
     def _deactivate(self, pair: str) -> None:
+        self._unfed_since.pop(pair, None)
         task = self._activations.pop(pair, None)
         if task is not None:
             task.cancel()
@@ -231,6 +236,7 @@ class MarketData:
         )
         if info is None:
             return
+        self._unfed_since.pop(pair, None)
         self._feed.add_pair(info, self.settings.ohlc_intervals)
         self._ws.subscribe(self._live_subscriptions(pair))
         count = self.settings.backfill_count
@@ -267,6 +273,15 @@ class MarketData:
                 if attempts is not None and failures >= attempts:
                     return None
                 await asyncio.sleep(delay)
+
+    def _feed_down_for(self) -> float:
+        """Seconds this replica has failed to feed what it owns: its WebSocket down, or a pair
+        it won that it could not subscribe because AssetPairs keeps failing (the pair's
+        precision is needed before its book). Ownership hands the pairs over past one TTL."""
+        down = self._ws.down_for()
+        if not self._unfed_since:
+            return down
+        return max(down, time.monotonic() - min(self._unfed_since.values()))
 
     def _resync_book(self, pair: str, delay: float) -> None:
         self._ws.resubscribe(Subscription("book", pair, depth=self.settings.book_depth), delay)

@@ -171,3 +171,34 @@ async def test_a_replica_whose_websocket_is_down_hands_its_pairs_over(
         return first.owned_pairs() == frozenset(PAIRS)
 
     await eventually(first_holds_all, within=LEASE_TTL, what="the return of the first replica")
+
+
+async def test_a_replica_whose_rest_calls_fail_hands_its_pairs_over(
+    moving_paper: PaperExchange, start_market: StartMarket, redis_url: str
+) -> None:
+    # The first replica's WebSocket works but its REST address has nothing listening: it wins
+    # the pairs and cannot subscribe them, since a pair's book needs its precision from
+    # AssetPairs first. Its WebSocket is up, so only the pairs waiting for REST tell.
+    unreachable = f"http://127.0.0.1:{free_port()}"
+    first = await start_market(
+        market_settings(moving_paper, lease_ttl=LEASE_TTL, rest_url=unreachable), "replica-a"
+    )
+    await asyncio.sleep(2 * LEASE_TTL)
+    assert first.owned_pairs() == frozenset(PAIRS)  # alone: nobody could feed them better
+    second = await start_market(market_settings(moving_paper, lease_ttl=LEASE_TTL), "replica-b")
+    started_ns = time.time_ns()
+
+    async def second_feeds_all() -> bool:
+        return second.owned_pairs() == frozenset(PAIRS)
+
+    await eventually(second_feeds_all, within=4 * LEASE_TTL, what="the hand-over")
+
+    assert first.owned_pairs() == frozenset()
+    assert lease_owners(redis_url) == dict.fromkeys(PAIRS, "replica-b")
+    for pair in PAIRS:
+
+        async def fresh(pair: str = pair) -> bool:
+            latest = await second.latest_ticker(pair)
+            return latest is not None and latest.received_ns > started_ns
+
+        await eventually(fresh, within=4 * LEASE_TTL, what=f"a fresh {pair} ticker")
