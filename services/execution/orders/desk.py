@@ -1,7 +1,10 @@
 """Placing and cancelling orders: the order path of DESIGN.md, steps 2 to 6.
 
-Placement: validate, claim the client_order_id in Redis (SET NX, before anything is sent), ask
-risk, journal CREATED, send AddOrder with ``cl_ord_id``, record the outcome. Nothing is sent when
+Placement: validate; claim the client_order_id in Redis (SET NX, journal CREATED) and ask risk,
+both at once; take the trading budget and nonce while risk decides; send AddOrder with
+``cl_ord_id`` once both the claim and the approval are in; record the outcome. The claim stores
+the order at stage ``sending`` with the reservation an approval carries, so placement that dies
+after sending leaves an order reconciliation looks up by ``cl_ord_id``. Nothing is sent when
 Redis or risk fails; the claim is then released so the caller may retry with the same id. An
 AddOrder whose outcome is unknown leaves the order UNKNOWN for the reconciler, never resent.
 

@@ -1,9 +1,10 @@
 """The order as execution records it: one JSON document per client_order_id, and its proto form.
 
 Amounts are kept as decimal strings, never floats. ``stage`` says how far placement got, which
-is what reconciliation needs: ``claimed`` (id taken, nothing sent), ``sending`` (AddOrder may be in
-flight) or ``sent`` (Kraken answered, or reconciliation found Kraken's view). ``version`` counts
-the writes, for the store's compare-and-set.
+is what reconciliation needs: ``sending`` (AddOrder may be in flight: placement claims the id at
+this stage, before risk has answered), ``claimed`` (nothing was sent: risk refused it; claims
+stored by earlier versions also start here) or ``sent`` (Kraken answered, or reconciliation found
+Kraken's view). ``version`` counts the writes, for the store's compare-and-set.
 """
 
 from __future__ import annotations
