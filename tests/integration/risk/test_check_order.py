@@ -12,6 +12,14 @@ from trading.risk.v1 import risk_pb2, risk_pb2_grpc
 pytestmark = pytest.mark.integration
 
 
+def btc_exposure(stub: risk_pb2_grpc.RiskServiceStub, metadata: Metadata) -> risk_pb2.AssetExposure:
+    reply = stub.GetExposure(
+        risk_pb2.GetExposureRequest(assets=["BTC"]), metadata=metadata, timeout=5
+    )
+    asset: risk_pb2.AssetExposure = reply.assets[0]
+    return asset
+
+
 def test_approved_order_reserves_its_exposure(
     redis_url: str, stub: risk_pb2_grpc.RiskServiceStub, as_execution: Metadata
 ) -> None:
@@ -38,10 +46,8 @@ def test_repeated_check_returns_the_same_reservation(
     assert first.approved
     assert second.approved
     assert second.reservation_id == first.reservation_id
-    exposure = stub.GetExposure(
-        risk_pb2.GetExposureRequest(assets=["BTC"]), metadata=as_execution, timeout=5
-    )
-    assert exposure.assets[0].reserved_buy == "1"
+    exposure = btc_exposure(stub, as_execution)
+    assert exposure.reserved_buy == "1"
 
 
 def test_a_client_order_id_reused_for_another_order_is_refused(
@@ -67,10 +73,8 @@ def test_a_client_order_id_reused_for_another_order_is_refused(
     assert [(v.code, v.field) for v in reused.violations] == [
         ("CLIENT_ORDER_ID_REUSED", "client_order_id")
     ]
-    exposure = stub.GetExposure(
-        risk_pb2.GetExposureRequest(assets=["BTC"]), metadata=as_execution, timeout=5
-    )
-    assert exposure.assets[0].reserved_buy == "1"
+    exposure = btc_exposure(stub, as_execution)
+    assert exposure.reserved_buy == "1"
 
 
 def test_a_check_after_not_sent_reserves_again(
@@ -87,9 +91,7 @@ def test_a_check_after_not_sent_reserves_again(
         metadata=as_execution,
         timeout=5,
     )
-    released = stub.GetExposure(
-        risk_pb2.GetExposureRequest(assets=["BTC"]), metadata=as_execution, timeout=5
-    )
+    released = btc_exposure(stub, as_execution)
 
     retry = stub.CheckOrder(request, metadata=as_execution, timeout=5)
     filled = stub.ReportOrderOutcome(
@@ -102,15 +104,13 @@ def test_a_check_after_not_sent_reserves_again(
         metadata=as_execution,
         timeout=5,
     )
-    after = stub.GetExposure(
-        risk_pb2.GetExposureRequest(assets=["BTC"]), metadata=as_execution, timeout=5
-    )
+    after = btc_exposure(stub, as_execution)
 
-    assert released.assets[0].reserved_buy == "0"
+    assert released.reserved_buy == "0"
     assert retry.approved
     assert retry.reservation_id == first.reservation_id
     assert filled.applied
-    assert (after.assets[0].position, after.assets[0].reserved_buy) == ("1", "0")
+    assert (after.position, after.reserved_buy) == ("1", "0")
 
 
 def test_every_failed_rule_is_listed(

@@ -14,6 +14,7 @@ from pathlib import Path
 import grpc
 import pytest
 
+from services.execution.orders.model import OrderRecord
 from tests.support.paper_exchange import PaperExchange
 from tests.support.platform import PlatformKeys, execution_env
 from tests.support.redis_server import RedisServer
@@ -122,3 +123,21 @@ def price_near(paper: PaperExchange, pair: str, factor: str) -> str:
     last = Decimal(next(iter(ticker.values()))["c"][0])
     tick = Decimal(paper.public("AssetPairs", pair=pair)["result"].popitem()[1]["tick_size"])
     return str((last * Decimal(factor)).quantize(tick))
+
+
+def order_record(**fields: object) -> OrderRecord:
+    """An order as execution stores it: a BTC/USD limit buy of desk-a, with ``fields`` set."""
+    values: dict[str, object] = {
+        "client_order_id": str(uuid.uuid4()),
+        "pair": "BTC/USD",
+        "kraken_pair": "XXBTZUSD",
+        "side": common_pb2.SIDE_BUY,
+        "order_type": common_pb2.ORDER_TYPE_LIMIT,
+        "volume": "0.01",
+        "fingerprint": "f",
+        "team": "desk-a",
+        "placed_by": "desk-a",
+        "request_id": "r",
+    }
+    values.update(fields)
+    return OrderRecord(**values)  # type: ignore[arg-type]

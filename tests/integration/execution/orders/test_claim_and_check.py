@@ -18,9 +18,9 @@ import grpc
 import pytest
 import redis
 
-from services.execution.orders.model import STAGE_SENDING, OrderRecord
+from services.execution.orders.model import STAGE_SENDING
 from services.execution.orders.store import ATTENTION_INDEX, ORDERS_INDEX, order_key
-from tests.integration.execution.orders.conftest import Trader, wait_until
+from tests.integration.execution.orders.conftest import Trader, order_record, wait_until
 from tests.support.paper_exchange import PaperExchange
 from tests.support.redis_server import RedisServer
 from trading.common.v1 import common_pb2
@@ -120,17 +120,8 @@ def test_an_order_whose_placement_died_after_its_claim_is_looked_up_and_never_fr
     # is answered NOT_FOUND, which ends the reporting instead of repeating it every pass.
     order_id = str(uuid.uuid4())
     claimed_ms = int(time.time() * 1000) - 1000
-    record = OrderRecord(
+    record = order_record(
         client_order_id=order_id,
-        pair="BTC/USD",
-        kraken_pair="XBTUSD",
-        side=common_pb2.SIDE_BUY,
-        order_type=common_pb2.ORDER_TYPE_LIMIT,
-        volume="0.01",
-        fingerprint="died-after-claim",
-        team="desk-a",
-        placed_by="desk-a",
-        request_id="",
         limit_price="64000",
         stage=STAGE_SENDING,
         reservation_id=f"order:{order_id}",

@@ -34,6 +34,7 @@ from services.execution.orders.risk_gate import RiskDecision, RiskGate
 from services.execution.orders.store import OrderStore, StaleRecord
 from services.execution.orders.validation import ValidatedOrder
 from tests.integration.execution.kraken.fake_kraken import API_KEY, API_SECRET, Answer, FakeKraken
+from tests.integration.execution.orders.conftest import order_record
 from trading.common.v1 import common_pb2
 from trading.execution.v1 import execution_pb2
 
@@ -231,18 +232,7 @@ async def test_reconciliation_that_read_before_the_add_order_answer_starts_over(
 
 
 async def stored_order(store: OrderStore) -> OrderRecord:
-    record = OrderRecord(
-        client_order_id=str(uuid.uuid4()),
-        pair="BTC/USD",
-        kraken_pair="XXBTZUSD",
-        side=common_pb2.SIDE_BUY,
-        order_type=common_pb2.ORDER_TYPE_LIMIT,
-        volume="0.01",
-        fingerprint="f",
-        team="desk-a",
-        placed_by="desk-a",
-        request_id="r",
-    )
+    record = order_record()
     assert await store.claim(record) is None
     return record
 

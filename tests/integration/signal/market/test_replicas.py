@@ -138,23 +138,33 @@ async def test_another_replica_takes_over_within_the_lease_ttl(
     assert lease_owners(redis_url) == dict.fromkeys(PAIRS, "replica-b")
 
 
-async def test_a_replica_whose_websocket_is_down_hands_its_pairs_over(
-    moving_paper: PaperExchange, start_market: StartMarket, redis_url: str
-) -> None:
-    # The first replica's WebSocket address has nothing listening; its REST works.
-    unreachable = f"ws://127.0.0.1:{free_port()}/v2"
-    first = await start_market(
-        market_settings(moving_paper, lease_ttl=LEASE_TTL, ws_url=unreachable), "replica-a"
-    )
+async def a_failing_replica_then_a_healthy_one(
+    paper: PaperExchange, start_market: StartMarket, failing: dict[str, str]
+) -> tuple[MarketData, MarketData, int]:
+    """A replica with the ``failing`` settings alone for two TTLs (it keeps every pair: nobody
+    could feed them better), then a healthy one; both, and when the second started (ns), once
+    the second feeds every pair."""
+    first = await start_market(market_settings(paper, lease_ttl=LEASE_TTL, **failing), "replica-a")
     await asyncio.sleep(2 * LEASE_TTL)
-    assert first.owned_pairs() == frozenset(PAIRS)  # alone: nobody could feed them better
-    second = await start_market(market_settings(moving_paper, lease_ttl=LEASE_TTL), "replica-b")
+    assert first.owned_pairs() == frozenset(PAIRS)
+    second = await start_market(market_settings(paper, lease_ttl=LEASE_TTL), "replica-b")
     started_ns = time.time_ns()
 
     async def second_feeds_all() -> bool:
         return second.owned_pairs() == frozenset(PAIRS)
 
     await eventually(second_feeds_all, within=4 * LEASE_TTL, what="the hand-over")
+    return first, second, started_ns
+
+
+async def test_a_replica_whose_websocket_is_down_hands_its_pairs_over(
+    moving_paper: PaperExchange, start_market: StartMarket, redis_url: str
+) -> None:
+    # The first replica's WebSocket address has nothing listening; its REST works.
+    unreachable = f"ws://127.0.0.1:{free_port()}/v2"
+    first, second, started_ns = await a_failing_replica_then_a_healthy_one(
+        moving_paper, start_market, {"ws_url": unreachable}
+    )
     await asyncio.sleep(LEASE_TTL)  # the first stays aside for three TTLs
 
     assert first.owned_pairs() == frozenset()
@@ -180,18 +190,9 @@ async def test_a_replica_whose_rest_calls_fail_hands_its_pairs_over(
     # the pairs and cannot subscribe them, since a pair's book needs its precision from
     # AssetPairs first. Its WebSocket is up, so only the pairs waiting for REST tell.
     unreachable = f"http://127.0.0.1:{free_port()}"
-    first = await start_market(
-        market_settings(moving_paper, lease_ttl=LEASE_TTL, rest_url=unreachable), "replica-a"
+    first, second, started_ns = await a_failing_replica_then_a_healthy_one(
+        moving_paper, start_market, {"rest_url": unreachable}
     )
-    await asyncio.sleep(2 * LEASE_TTL)
-    assert first.owned_pairs() == frozenset(PAIRS)  # alone: nobody could feed them better
-    second = await start_market(market_settings(moving_paper, lease_ttl=LEASE_TTL), "replica-b")
-    started_ns = time.time_ns()
-
-    async def second_feeds_all() -> bool:
-        return second.owned_pairs() == frozenset(PAIRS)
-
-    await eventually(second_feeds_all, within=4 * LEASE_TTL, what="the hand-over")
 
     assert first.owned_pairs() == frozenset()
     assert lease_owners(redis_url) == dict.fromkeys(PAIRS, "replica-b")
