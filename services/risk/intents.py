@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
+from services.common.reservations import order_reservation_id, quote_reservation_id
 from services.risk.amounts import AmountError, check_amount, parse_decimal
 from services.risk.errors import InvalidArgument
 from services.risk.limits import ASSET, ORDER_TYPE_NAMES, PAIR, TEAM
@@ -85,14 +86,6 @@ class QuoteIntent:
     @property
     def reservation_id(self) -> str:
         return quote_reservation_id(self.quote_id)
-
-
-def order_reservation_id(client_order_id: str) -> str:
-    return f"order:{client_order_id}"
-
-
-def quote_reservation_id(quote_id: str) -> str:
-    return f"quote:{quote_id}"
 
 
 def parse_order(message: risk_pb2.OrderIntent) -> OrderIntent:

@@ -20,6 +20,12 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.common.context import current_request_id, note_outcome_logged
 from services.common.interceptor import current_identity
+from services.common.reservations import (
+    ORDER_PREFIX,
+    QUOTE_PREFIX,
+    order_reservation_id,
+    quote_reservation_id,
+)
 from services.risk.amounts import format_amount, from_units
 from services.risk.audit import AuditTrail, parse_query
 from services.risk.book import ReservationBook
@@ -36,11 +42,9 @@ from services.risk.intents import (
     amount,
     asset,
     client_order_id,
-    order_reservation_id,
     parse_order,
     parse_quote,
     quote_id,
-    quote_reservation_id,
     team_name,
 )
 from services.risk.kill_switch import KillSwitchStore
@@ -307,7 +311,7 @@ async def _answer(context: Context, handle: Callable[[], Awaitable[Response]]) -
 
 def _reservation_of(request: risk_pb2.ReportOrderOutcomeRequest) -> str:
     if request.reservation_id:
-        if not request.reservation_id.startswith(("order:", "quote:")):
+        if not request.reservation_id.startswith((ORDER_PREFIX, QUOTE_PREFIX)):
             raise InvalidArgument("reservation_id", "is not an id risk issued")
         return request.reservation_id
     if request.client_order_id:

@@ -24,6 +24,7 @@ from typing import Any
 from services.common.access import ADMINS, RISK_OFFICERS, SERVICES
 from services.common.context import current_request_id
 from services.common.identity import Identity
+from services.common.reservations import order_reservation_id
 from services.execution.kraken.client import KrakenSpotClient, PreparedSend
 from services.execution.kraken.errors import (
     InvalidRequestError,
@@ -53,7 +54,6 @@ from services.execution.orders.risk_gate import (
     RiskDecision,
     RiskGate,
     RiskUnavailable,
-    order_reservation_id,
     outcome_for,
 )
 from services.execution.orders.store import OrderStore, StaleRecord, needs_attention

@@ -50,15 +50,6 @@ OUTCOME_OF_STATUS: dict[int, int] = {
 }
 
 
-def order_reservation_id(client_order_id: str) -> str:
-    """The reservation risk issues when it approves an order (``services/risk/intents.py``).
-
-    Execution writes it into the order when it claims the id, before risk has answered: an
-    order whose placement dies after sending is then reported to risk by reconciliation.
-    """
-    return f"order:{client_order_id}"
-
-
 def outcome_for(record: OrderRecord) -> int:
     """The outcome risk should know for the order now; 0 when there is nothing to report."""
     outcome = OUTCOME_OF_STATUS.get(record.status)
