@@ -14,6 +14,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.common.addresses import parse_host_port
+from services.common.event_loop import EventLoop
 
 SettingsT = TypeVar("SettingsT", bound="ServiceSettings")
 
@@ -33,6 +34,7 @@ class ServiceSettings(BaseSettings):
         min_length=1, description="issuer=/path/to/public.pem, comma separated"
     )
     identity_signing_key_file: Path | None = None
+    event_loop: EventLoop = EventLoop.UVLOOP
 
     @field_validator("grpc_listen_addr")
     @classmethod

@@ -22,6 +22,7 @@ from grpc_reflection.v1alpha import reflection
 from services.common.access import AccessTable
 from services.common.addresses import parse_host_port
 from services.common.config import ServiceSettings
+from services.common.event_loop import run_on
 from services.common.identity import TokenVerifier, parse_trusted_keys
 from services.common.interceptor import PlatformInterceptor
 from services.common.logs import configure_logging
@@ -128,4 +129,4 @@ class ServiceRuntime:
 def run_service(definition: ServiceDefinition, settings: ServiceSettings) -> None:
     """The `main` of every service: logs, then serve until stopped; exits 0 after a clean stop."""
     configure_logging(definition.name, settings.log_level)
-    asyncio.run(ServiceRuntime(definition, settings).serve())
+    run_on(settings.event_loop, ServiceRuntime(definition, settings).serve())

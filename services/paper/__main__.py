@@ -14,6 +14,7 @@ import sys
 
 from aiohttp import web
 
+from services.common.event_loop import run_on
 from services.paper import logs
 from services.paper.app import build_app
 from services.paper.config import ConfigError, PaperSettings, load_settings
@@ -68,7 +69,7 @@ def main() -> int:
             "seed": settings.paper_seed,
         },
     )
-    asyncio.run(_serve(settings))
+    run_on(settings.event_loop, _serve(settings))
     return 0
 
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from services.common.event_loop import EventLoop
 from services.paper.catalog import find_asset
 from services.paper.embed.users import DEFAULT_USERS, parse_users
 
@@ -47,6 +48,7 @@ class PaperSettings(BaseSettings):
         default=DEFAULT_BALANCES, validate_default=True
     )
     paper_faults_enabled: bool = True
+    event_loop: EventLoop = EventLoop.UVLOOP
     # Embed (services/paper/embed/README.md): served only when the Embed key pair is set.
     paper_embed_port: int = Field(default=8082, ge=0, le=65535)
     kraken_embed_api_key: str | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.common.config import ServiceSettings, load_settings
+from services.common.event_loop import EventLoop
 
 
 class ExampleSettings(ServiceSettings):
@@ -18,6 +19,7 @@ def test_defaults_and_environment_are_read(monkeypatch: pytest.MonkeyPatch) -> N
     settings = load_settings(ExampleSettings)
     assert settings.log_level == "DEBUG"
     assert settings.grpc_listen_addr == "127.0.0.1:50099"
+    assert settings.event_loop is EventLoop.UVLOOP
 
 
 def test_missing_required_variable_is_named(
@@ -40,6 +42,7 @@ def test_missing_required_variable_is_named(
         ("LOG_LEVEL", "LOUD"),
         ("REDIS_URL", "http://127.0.0.1:6379"),
         ("GRPC_SHUTDOWN_GRACE", "-1"),
+        ("EVENT_LOOP", "trio"),
     ],
 )
 def test_malformed_variable_is_named(

@@ -52,6 +52,7 @@ def test_missing_secret_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
         ("PAPER_TIER", "platinum"),
         ("PAPER_STARTING_BALANCES", "DOGE=5"),
         ("PAPER_NONCE_WINDOW", "-1"),
+        ("EVENT_LOOP", "trio"),
     ],
 )
 def test_malformed_variables_are_named(
