@@ -16,10 +16,12 @@ Keys:
     signal:intent:<binding id>:<signal id>  hash: the PlaceOrderRequest for that signal, and
                                             its outcome once execution answered definitely
 
-An intent is written once, before the first PlaceOrder: a signal that is delivered again (a
-replica died before XACK) is placed with the very same request, so execution's idempotency on
-``client_order_id`` answers with the order already placed. Every status change is a script that
-writes only when the binding still exists, so a deleted binding is never brought back.
+An intent is written once, before the trader reads the first PlaceOrder's answer (and before
+that is sent, unless the order is sized from the binding and the signal alone: trader.py): a
+signal that is delivered again (a replica died before XACK) is placed with the very same
+request, so execution's idempotency on ``client_order_id`` answers with the order already
+placed. Every status change is a script that writes only when the binding still exists, so a
+deleted binding is never brought back.
 
 Traders read the bindings a signal triggers from a per-process cache that is good while
 ``signal:bindings:version`` is unchanged, checked on every signal: a pause takes effect on the

@@ -4,7 +4,13 @@ For each active binding whose pair, side filter and minimum strength admit the s
 trader sizes the order, records it as the binding's intent for the signal (bindings/store.py),
 and calls execution.PlaceOrder on behalf of the binding's team with
 ``client_order_id = uuid5(ORDER_NAMESPACE, "<binding id>:<signal id>")``. Whatever happens to
-the process in between, one signal never trades twice on one binding.
+the process in between, one signal never trades twice on one binding: execution answers a
+repeated id with the order it already has.
+
+On a signal's first delivery to a binding whose order depends on the binding and the signal
+alone (no cooldown, no balance or live price read), the intent is written while PlaceOrder is
+on its way rather than before (`AutoTrader._place_while_claiming`): no earlier attempt exists
+to find, and a redelivery after a crash sizes the very same order again.
 
 `handle` answers whether the signal is finished (the consumer then XACKs it): a definite answer
 from execution, placed or refused (risk's kill switch, a pair rule), is recorded on the binding
@@ -16,6 +22,7 @@ whose signals fail ``max_failures`` times in a row pauses itself, saying why.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -140,8 +147,9 @@ class AutoTrader:
         if intent is not None and intent.outcome:
             return True
         request = intent.request if intent is not None else None
-        if await self._too_late(spec, signal, request):
+        if await self._too_late(spec, signal, request, first_delivery):
             return True
+        placing: asyncio.Future[execution_pb2.PlaceOrderResponse] | None = None
         if request is None:
             try:
                 request = await self._order_for(spec, signal)
@@ -150,15 +158,18 @@ class AutoTrader:
                 return True
             except grpc.aio.AioRpcError as exc:
                 return await self._execution_failed(spec, signal, "", exc)
-            claimed = await self._store.claim_intent(spec, signal.id, request)
-            if claimed.in_cooldown:
-                log.info("signal skipped", extra=_fields(spec, signal, reason="cooldown"))
-                return True
-            if claimed.outcome or claimed.request is None:
-                return True
-            request = claimed.request
+            if first_delivery and _sized_alike_every_time(spec, signal):
+                placing = await self._place_while_claiming(spec, signal, request)
+            else:
+                claimed = await self._store.claim_intent(spec, signal.id, request)
+                if claimed.in_cooldown:
+                    log.info("signal skipped", extra=_fields(spec, signal, reason="cooldown"))
+                    return True
+                if claimed.outcome or claimed.request is None:
+                    return True
+                request = claimed.request
         try:
-            reply = await self._execution.place(request)
+            reply = await (self._execution.place(request) if placing is None else placing)
         except grpc.aio.AioRpcError as exc:
             return await self._execution_failed(spec, signal, request.client_order_id, exc)
         order = reply.order
@@ -177,25 +188,60 @@ class AutoTrader:
         await self._finish(spec, signal, order.client_order_id, error, order=order)
         return True
 
+    async def _place_while_claiming(
+        self, spec: BindingSpec, signal: SignalRecord, request: execution_pb2.PlaceOrderRequest
+    ) -> asyncio.Future[execution_pb2.PlaceOrderResponse]:
+        """Send PlaceOrder and record the intent at once; the reply once the intent is written.
+
+        Only for a signal's first delivery on a binding without a cooldown: no earlier attempt
+        exists, so the claim can only answer "new", and the write is not a decision but the
+        record a redelivery replays. Should this replica die before the write, a redelivery
+        sizes the order again from the same signal alone (`_sized_alike_every_time`), so it
+        asks for the same order under the same client_order_id and execution answers with the
+        one already placed. An order is never sent twice either way: the id decides that.
+        """
+        placing = asyncio.ensure_future(self._execution.place(request))
+        try:
+            claimed = await self._store.claim_intent(spec, signal.id, request)
+        except BaseException:
+            # The intent is not written: the signal stays pending and is delivered again. The
+            # order in flight is left to finish, so that redelivery finds it at execution.
+            await asyncio.wait([placing])
+            if not placing.cancelled():
+                placing.exception()
+            raise
+        if claimed.request != request:
+            log.error(
+                "intent of a first delivery was already recorded",
+                extra=_fields(spec, signal, outcome=claimed.outcome),
+            )
+        return placing
+
     async def _too_late(
         self,
         spec: BindingSpec,
         signal: SignalRecord,
         request: execution_pb2.PlaceOrderRequest | None,
+        first_delivery: bool,
     ) -> bool:
         """Give up a signal older than the maximum delay: a late order is worse than none."""
         age_ms = int(time.time() * 1000) - signal.recorded_ms
         if age_ms <= self._max_delay_ms:
             return False
-        if request is None:
+        if request is None and (first_delivery or not _sized_alike_every_time(spec, signal)):
             error = f"not traded: signal is {age_ms} ms old, past the maximum delay"
             await self._finish(spec, signal, "", error)
-        else:
-            error = (
-                f"gave up after {age_ms} ms without a definite answer from execution; "
-                f"order {request.client_order_id} may still exist there"
-            )
-            await self._finish(spec, signal, request.client_order_id, error)
+            return True
+        # A first attempt may have sent its order before writing the intent
+        # (`_place_while_claiming`), so only execution knows whether this id was used.
+        order_id = (
+            client_order_id(spec.id, signal.id) if request is None else request.client_order_id
+        )
+        error = (
+            f"gave up after {age_ms} ms without a definite answer from execution; "
+            f"order {order_id} may still exist there"
+        )
+        await self._finish(spec, signal, order_id, error)
         return True
 
     async def _order_for(
@@ -283,6 +329,16 @@ class AutoTrader:
             log.info("binding order placed", extra=extra)
         if paused:
             log.warning("binding paused after repeated failures", extra=extra)
+
+
+def _sized_alike_every_time(spec: BindingSpec, signal: SignalRecord) -> bool:
+    """Whether the order depends on the binding and the signal alone: no cooldown to decide,
+    no balance and no live price read, so sizing again later asks for the same order."""
+    return (
+        spec.cooldown_ms == 0
+        and spec.sizing.kind is not SizingKind.BALANCE_FRACTION
+        and signal.price is not None
+    )
 
 
 def _fields(spec: BindingSpec, signal: SignalRecord, **more: object) -> dict[str, object]:

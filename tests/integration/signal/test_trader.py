@@ -7,6 +7,7 @@ Execution is a test double here; test_bindings.py runs the same paths against th
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -15,9 +16,10 @@ import grpc
 import grpc.aio
 import pytest
 import redis.asyncio as aioredis
+import redis.exceptions
 
-from services.signal.bindings.model import PAUSED, Binding, Sizing, SizingKind
-from services.signal.bindings.store import BindingStore
+from services.signal.bindings.model import PAUSED, Binding, BindingSpec, Sizing, SizingKind
+from services.signal.bindings.store import BindingStore, Intent
 from services.signal.bindings.trader import AutoTrader, client_order_id
 from services.signal.bindings.validation import parse_spec
 from services.signal.signals.model import SignalRecord
@@ -131,13 +133,134 @@ async def test_a_signal_past_the_maximum_delay_is_given_up(store: BindingStore) 
     binding = await new_binding(store)
     execution = ScriptedExecution()
 
-    done = await trader(store, execution).act(binding, signal(age_ms=61_000))
+    done = await trader(store, execution).act(binding, signal(age_ms=61_000), first_delivery=True)
 
     stored = await store.get("b-1")
     assert done is True
     assert execution.placed == []
     assert stored is not None
+    assert "not traded" in stored.status.last_error
     assert "past the maximum delay" in stored.status.last_error
+    assert stored.status.last_client_order_id == ""
+
+
+@pytest.mark.parametrize(
+    ("sizing", "may_exist"),
+    [(None, True), (Sizing(SizingKind.BALANCE_FRACTION, Decimal("0.5")), False)],
+)
+async def test_a_late_redelivery_without_an_intent_says_whether_its_order_may_exist(
+    store: BindingStore, sizing: Sizing | None, may_exist: bool
+) -> None:
+    """A first attempt places a fixed-size order while writing its intent: if it died in
+    between, only execution knows whether the order went out, and the outcome says so."""
+    binding = await new_binding(store, sizing)
+    late = signal(age_ms=61_000)
+
+    done = await trader(store, ScriptedExecution()).act(binding, late)
+
+    stored = await store.get("b-1")
+    assert done is True
+    assert stored is not None
+    if may_exist:
+        order_id = client_order_id("b-1", late.id)
+        assert stored.status.last_error.endswith(f"order {order_id} may still exist there")
+        assert stored.status.last_client_order_id == order_id
+    else:
+        assert stored.status.last_error.startswith("not traded:")
+
+
+class ObservedStore(BindingStore):
+    """A binding store that notes how many intent claims had answered when PlaceOrder began,
+    and can be made to fail its intent claims as a Redis outage would."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        super().__init__(client)
+        self.claims_answered = 0
+        self.failing = False
+
+    async def claim_intent(
+        self, spec: BindingSpec, signal_id: str, request: execution_pb2.PlaceOrderRequest
+    ) -> Intent:
+        if self.failing:
+            await asyncio.sleep(0.01)
+            raise redis.exceptions.ConnectionError("Redis went away")
+        claimed = await super().claim_intent(spec, signal_id, request)
+        self.claims_answered += 1
+        return claimed
+
+
+class ObservingExecution(ScriptedExecution):
+    def __init__(self, store: ObservedStore, *answers: int | grpc.StatusCode) -> None:
+        super().__init__(*answers)
+        self.store = store
+        self.claims_answered_at_place: list[int] = []
+        self.finished = 0
+
+    async def place(
+        self, request: execution_pb2.PlaceOrderRequest
+    ) -> execution_pb2.PlaceOrderResponse:
+        self.claims_answered_at_place.append(self.store.claims_answered)
+        await asyncio.sleep(0.05)  # longer than the intent claim
+        reply = await super().place(request)
+        self.finished += 1
+        return reply
+
+
+@pytest.fixture
+async def observed(redis_url: str) -> AsyncIterator[ObservedStore]:
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    yield ObservedStore(client)
+    await client.aclose()
+
+
+@pytest.mark.parametrize(
+    ("sizing", "first_delivery", "overlapped"),
+    [
+        (None, True, True),
+        (None, False, False),  # a redelivery may find an intent: it reads it first
+        (Sizing(SizingKind.BALANCE_FRACTION, Decimal("0.5")), True, False),
+    ],
+)
+async def test_a_first_delivery_of_a_fixed_size_order_places_while_writing_its_intent(
+    observed: ObservedStore, sizing: Sizing | None, first_delivery: bool, overlapped: bool
+) -> None:
+    binding = await new_binding(observed, sizing)
+    execution = ObservingExecution(observed, common_pb2.ORDER_STATUS_FILLED)
+    seen = signal()
+
+    done = await trader(observed, execution).act(binding, seen, first_delivery=first_delivery)
+
+    intent = await observed.intent("b-1", seen.id)
+    assert done is True
+    assert execution.claims_answered_at_place == [0 if overlapped else 1]
+    assert intent is not None
+    assert intent.request == execution.placed[0]
+    assert intent.outcome == "placed"
+
+
+async def test_an_intent_that_cannot_be_written_leaves_the_signal_to_a_redelivery(
+    observed: ObservedStore,
+) -> None:
+    """The order in flight is let finish, the signal is not finished, and its redelivery asks
+    execution for the very same order, which execution answers from its record."""
+    binding = await new_binding(observed)
+    execution = ObservingExecution(
+        observed, common_pb2.ORDER_STATUS_FILLED, common_pb2.ORDER_STATUS_FILLED
+    )
+    seen = signal()
+    observed.failing = True
+
+    with pytest.raises(redis.exceptions.ConnectionError):
+        await trader(observed, execution).act(binding, seen, first_delivery=True)
+    first_attempt_finished = execution.finished
+    observed.failing = False
+    done = await trader(observed, execution).act(binding, seen)
+
+    assert first_attempt_finished == 1
+    assert done is True
+    assert len(execution.placed) == 2
+    assert execution.placed[0] == execution.placed[1]
+    assert execution.placed[0].client_order_id == client_order_id("b-1", seen.id)
 
 
 async def test_refusals_are_final_and_pause_the_binding_at_the_maximum(
