@@ -25,6 +25,7 @@ from services.execution.kraken.budget import RestBudget, TradingBudget
 from services.execution.kraken.client import KrakenSpotClient
 from services.execution.kraken.dead_mans_switch import DeadMansSwitch
 from services.execution.kraken.nonce import NonceKeeper
+from services.execution.orders.deadline import deadline_seconds
 from services.execution.orders.desk import OrderDesk
 from services.execution.orders.journal import OrderJournal
 from services.execution.orders.kill_switch import KillSwitchEnforcer
@@ -136,6 +137,13 @@ class ExecutionRuntime:
             self._kraken, self._catalog, self._store, self._journal, self._risk, self._reconciler
         )
         self._reconciler.start()
+        if deadline_seconds(service.execution_reconcile_grace) is None:
+            logger.warning(
+                "AddOrder carries no deadline: EXECUTION_RECONCILE_GRACE is under 10 s, so an"
+                " order that reaches Kraken later than the grace could trade after being"
+                " recorded as not found",
+                extra={"grace_s": service.execution_reconcile_grace},
+            )
         self._kill_switch = KillSwitchEnforcer(
             self._redis,
             self._desk,

@@ -7,6 +7,9 @@ the order at stage ``sending`` with the reservation an approval carries, so plac
 after sending leaves an order reconciliation looks up by ``cl_ord_id``. Nothing is sent when
 Redis or risk fails; the claim is then released so the caller may retry with the same id. An
 AddOrder whose outcome is unknown leaves the order UNKNOWN for the reconciler, never resent.
+An order is sent at most half a grace after its claim, with a Kraken ``deadline`` that ends
+before the grace does (orders/deadline.py), so none can trade after reconciliation called it
+not found.
 
 Every write is a compare-and-set (``OrderStore``): when reconciliation recorded Kraken's view of
 an order while its AddOrder answer was on the way, that view (newer) is kept and the answer only
@@ -17,7 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -37,6 +42,7 @@ from services.execution.kraken.errors import (
     UnrecognizedKrakenError,
 )
 from services.execution.kraken.orders import OrderRequest
+from services.execution.orders.deadline import deadline_at, deadline_seconds
 from services.execution.orders.journal import RELEASED, OrderJournal
 from services.execution.orders.model import (
     STAGE_CLAIMED,
@@ -113,6 +119,7 @@ class OrderDesk:
         self._risk = risk
         self._reconciler = reconciler
         self._prices = ReferencePrices(kraken)
+        self._deadline_s = deadline_seconds(reconciler.grace)
 
     async def place(
         self, request: execution_pb2.PlaceOrderRequest, identity: Identity
@@ -174,7 +181,10 @@ class OrderDesk:
             raise StateUnavailableError(
                 f"placing order {record.client_order_id} took too long; nothing was sent, retry it"
             )
-        return await self._send(order.kraken_request(), record, prepared=prepared), False
+        add_order = order.kraken_request()
+        if self._deadline_s is not None:
+            add_order = replace(add_order, deadline=deadline_at(time.time(), self._deadline_s))
+        return await self._send(add_order, record, prepared=prepared), False
 
     async def _check(self, order: ValidatedOrder, identity: Identity) -> RiskDecision:
         reference = await self._reference_price(order)

@@ -4,11 +4,12 @@ A pass costs few REST calls however many orders are working: one OpenOrders for 
 QueryOrders (50 txids a call) for those no longer open, and ``cl_ord_id`` lookups (OpenOrders then
 ClosedOrders) only for orders without a txid that are not open. A background pass runs its Kraken
 calls only while half the REST counter is free, so callers keep their budget. An UNKNOWN order
-Kraken does not know after ``grace`` seconds becomes REJECTED ("not found at Kraken"); its id
+Kraken does not know after ``grace`` seconds becomes REJECTED ("not found at Kraken"), and its id
 stays used. So does an order still at stage ``sending`` (placement claims at that stage and may
-have died after sending). A claim at stage ``claimed`` that is not final (stored by earlier
-versions, which claimed before asking risk) is freed after the same grace. Outcomes risk has not
-acknowledged are reported again on every pass.
+have died after sending). That answer is final when the AddOrder carried a deadline, which runs
+out before the grace does (orders/deadline.py). A claim at stage ``claimed`` that is not final
+(stored by earlier versions, which claimed before asking risk) is freed after the same grace.
+Outcomes risk has not acknowledged are reported again on every pass.
 
 Every replica runs this loop over the same orders, and placement writes them too: each save is a
 compare-and-set, and a reconciliation that lost the race starts over from the stored order, so
