@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
 
@@ -37,17 +37,27 @@ def execution_redis() -> Iterator[RedisServer]:
     server.close()
 
 
-@pytest.fixture(scope="module")
-def execution(
-    platform_keys: PlatformKeys,
-    log_dir: Path,
-    paper: PaperExchange,
-    execution_redis: RedisServer,
-    risk: RunningService,
-) -> Iterator[RunningService]:
-    env = execution_env(platform_keys, paper, execution_redis.url, risk.target)
-    with running_service("services.execution", platform_keys.keys, log_dir, env) as service:
-        yield service
+def execution_fixture(
+    extra: Mapping[str, str] | None = None,
+) -> Callable[..., Iterator[RunningService]]:
+    """A module's `execution` process fixture, with ``extra`` environment for its settings."""
+
+    @pytest.fixture(scope="module")
+    def execution(
+        platform_keys: PlatformKeys,
+        log_dir: Path,
+        paper: PaperExchange,
+        execution_redis: RedisServer,
+        risk: RunningService,
+    ) -> Iterator[RunningService]:
+        env = execution_env(platform_keys, paper, execution_redis.url, risk.target, extra)
+        with running_service("services.execution", platform_keys.keys, log_dir, env) as service:
+            yield service
+
+    return execution
+
+
+execution = execution_fixture()
 
 
 class Trader:

@@ -16,16 +16,19 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import grpc
 import pytest
 
-from tests.integration.execution.orders.conftest import Trader, price_near, wait_until
+from tests.integration.execution.orders.conftest import (
+    Trader,
+    execution_fixture,
+    price_near,
+    wait_until,
+)
 from tests.support.paper_exchange import PaperExchange
-from tests.support.platform import PlatformKeys, execution_env
-from tests.support.redis_server import RedisServer
-from tests.support.services import RunningService, running_service
+from tests.support.platform import PlatformKeys
+from tests.support.services import RunningService
 from trading.common.v1 import common_pb2
 from trading.execution.v1 import execution_pb2
 
@@ -53,19 +56,7 @@ def paper() -> Iterator[PaperExchange]:
         yield exchange
 
 
-@pytest.fixture(scope="module")
-def execution(
-    platform_keys: PlatformKeys,
-    log_dir: Path,
-    paper: PaperExchange,
-    execution_redis: RedisServer,
-    risk: RunningService,
-) -> Iterator[RunningService]:
-    env = execution_env(
-        platform_keys, paper, execution_redis.url, risk.target, {"KRAKEN_TIER": "pro"}
-    )
-    with running_service("services.execution", platform_keys.keys, log_dir, env) as service:
-        yield service
+execution = execution_fixture({"KRAKEN_TIER": "pro"})
 
 
 def place_until_answered(

@@ -9,38 +9,17 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.integration.execution.orders.conftest import Trader
+from tests.integration.execution.orders.conftest import Trader, execution_fixture
 from tests.support.paper_exchange import PaperExchange
-from tests.support.platform import PlatformKeys, execution_env
-from tests.support.redis_server import RedisServer
-from tests.support.services import RunningService, running_service
 from trading.common.v1 import common_pb2
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def execution(
-    platform_keys: PlatformKeys,
-    log_dir: Path,
-    paper: PaperExchange,
-    execution_redis: RedisServer,
-    risk: RunningService,
-) -> Iterator[RunningService]:
-    env = execution_env(
-        platform_keys,
-        paper,
-        execution_redis.url,
-        risk.target,
-        {"EXECUTION_RECONCILE_GRACE": "10", "KRAKEN_HTTP_TIMEOUT": "8"},
-    )
-    with running_service("services.execution", platform_keys.keys, log_dir, env) as service:
-        yield service
+execution = execution_fixture({"EXECUTION_RECONCILE_GRACE": "10", "KRAKEN_HTTP_TIMEOUT": "8"})
 
 
 def test_an_order_in_time_is_accepted_with_its_deadline(
