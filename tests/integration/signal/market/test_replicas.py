@@ -157,6 +157,22 @@ async def a_failing_replica_then_a_healthy_one(
     return first, second, started_ns
 
 
+async def assert_the_second_alone_feeds(
+    first: MarketData, second: MarketData, redis_url: str, started_ns: int, *, within: float
+) -> None:
+    """The first replica holds no pair, the second holds every lease, and each pair has a
+    ticker the second received after it started (within ``within`` s; 0: already)."""
+    assert first.owned_pairs() == frozenset()
+    assert lease_owners(redis_url) == dict.fromkeys(PAIRS, "replica-b")
+    for pair in PAIRS:
+
+        async def fresh(pair: str = pair) -> bool:
+            latest = await second.latest_ticker(pair)
+            return latest is not None and latest.received_ns > started_ns
+
+        await eventually(fresh, within=within, what=f"a fresh {pair} ticker")
+
+
 async def test_a_replica_whose_websocket_is_down_hands_its_pairs_over(
     moving_paper: PaperExchange, start_market: StartMarket, redis_url: str
 ) -> None:
@@ -167,12 +183,7 @@ async def test_a_replica_whose_websocket_is_down_hands_its_pairs_over(
     )
     await asyncio.sleep(LEASE_TTL)  # the first stays aside for three TTLs
 
-    assert first.owned_pairs() == frozenset()
-    assert lease_owners(redis_url) == dict.fromkeys(PAIRS, "replica-b")
-    for pair in PAIRS:
-        latest = await second.latest_ticker(pair)
-        assert latest is not None
-        assert latest.received_ns > started_ns
+    await assert_the_second_alone_feeds(first, second, redis_url, started_ns, within=0.0)
 
     # Alone again, the first replica comes back before its time aside is over.
     await second.stop()
@@ -194,12 +205,4 @@ async def test_a_replica_whose_rest_calls_fail_hands_its_pairs_over(
         moving_paper, start_market, {"rest_url": unreachable}
     )
 
-    assert first.owned_pairs() == frozenset()
-    assert lease_owners(redis_url) == dict.fromkeys(PAIRS, "replica-b")
-    for pair in PAIRS:
-
-        async def fresh(pair: str = pair) -> bool:
-            latest = await second.latest_ticker(pair)
-            return latest is not None and latest.received_ns > started_ns
-
-        await eventually(fresh, within=4 * LEASE_TTL, what=f"a fresh {pair} ticker")
+    await assert_the_second_alone_feeds(first, second, redis_url, started_ns, within=4 * LEASE_TTL)
