@@ -36,7 +36,7 @@ import argparse
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -49,7 +49,7 @@ from services.common.identity import write_key_pair
 from tests.support.paper_exchange import PaperExchange
 from tests.support.platform import PlatformKeys, execution_env, risk_env
 from tests.support.redis_server import RedisServer
-from tests.support.services import running_service
+from tests.support.services import Keys, running_service
 from trading.common.v1 import common_pb2
 from trading.signal.v1 import signal_pb2, signal_pb2_grpc
 
@@ -101,21 +101,24 @@ class Results:
 
 
 @dataclass(frozen=True)
-class Stack:
+class Exchange:
+    """The private Redis and paper exchange both chains run against."""
+
     paper: PaperExchange
-    signal_target: str
-    keys: PlatformKeys
+    redis_url: str
+
+
+@dataclass(frozen=True)
+class Stack:
+    """One chain from the exchange's WebSocket back to it, ready to be armed."""
+
+    paper: PaperExchange
+    arm: Callable[[], Decimal]  # sets up the crossing at a threshold; returns it
+    name: str
 
 
 @contextmanager
-def platform(root: Path, log_level: str) -> Iterator[Stack]:
-    """Redis, the paper exchange, risk, execution and one signal replica, wired together."""
-    keys = PlatformKeys.create(root / "keys")
-    signal_key = keys.keys.folder / "signal.pem"
-    write_key_pair(signal_key, keys.keys.folder / "signal.pub.pem")
-    trusted = f"{keys.trusted},signal={keys.keys.folder / 'signal.pub.pem'}"
-    limits = root / "limits.yaml"
-    limits.write_text(LIMITS)
+def exchange() -> Iterator[Exchange]:
     with ExitStack() as stack:
         redis = RedisServer()
         redis.start()
@@ -123,13 +126,27 @@ def platform(root: Path, log_level: str) -> Iterator[Stack]:
         paper = stack.enter_context(
             PaperExchange(nonce_window=10_000_000_000, tier="pro", tick_interval=3600.0)
         )
+        yield Exchange(paper, redis.url)
+
+
+@contextmanager
+def platform(root: Path, market: Exchange, log_level: str) -> Iterator[Stack]:
+    """Risk, execution and one signal replica, wired together on ``market``."""
+    paper = market.paper
+    keys = PlatformKeys.create(root / "keys")
+    signal_key = keys.keys.folder / "signal.pem"
+    write_key_pair(signal_key, keys.keys.folder / "signal.pub.pem")
+    trusted = f"{keys.trusted},signal={keys.keys.folder / 'signal.pub.pem'}"
+    limits = root / "limits.yaml"
+    limits.write_text(LIMITS)
+    with ExitStack() as stack:
         risk = stack.enter_context(
             running_service(
                 "services.risk",
                 keys.keys,
                 root,
                 {
-                    **risk_env(keys, redis.url),
+                    **risk_env(keys, market.redis_url),
                     "RISK_LIMITS_FILE": str(limits),
                     "LOG_LEVEL": log_level,
                 },
@@ -143,7 +160,7 @@ def platform(root: Path, log_level: str) -> Iterator[Stack]:
                 execution_env(
                     keys,
                     paper,
-                    redis.url,
+                    market.redis_url,
                     risk.target,
                     {
                         "IDENTITY_TRUSTED_KEYS": trusted,
@@ -161,7 +178,7 @@ def platform(root: Path, log_level: str) -> Iterator[Stack]:
                 keys.keys,
                 root,
                 {
-                    "REDIS_URL": redis.url,
+                    "REDIS_URL": market.redis_url,
                     "EXECUTION_TARGET": execution.target,
                     "IDENTITY_SIGNING_KEY_FILE": str(signal_key),
                     "KRAKEN_WS_URL": paper.ws_url,
@@ -174,7 +191,46 @@ def platform(root: Path, log_level: str) -> Iterator[Stack]:
                 },
             )
         )
-        yield Stack(paper, signal.target, keys)
+        yield Stack(paper, lambda: arm_rules(signal.target, keys), "the platform")
+
+
+@contextmanager
+def bare_chain(root: Path, market: Exchange) -> Iterator[Stack]:
+    """bench/bare_chain.py's three processes on ``market``, crossing at the price of now."""
+    paper = market.paper
+    ticker = paper.public("Ticker", pair=PAPER_PAIR)["result"]
+    threshold = Decimal(next(iter(ticker.values()))["c"][0]).quantize(Decimal(1))
+    keys = Keys.create(root / "bare-keys")
+    with ExitStack() as stack:
+
+        def role(name: str, env: dict[str, str]) -> str:
+            service = stack.enter_context(
+                running_service("bench.bare_chain", keys, root, {"BARE_ROLE": name, **env})
+            )
+            return service.target
+
+        risk = role("risk", {"REDIS_URL": market.redis_url})
+        execution = role(
+            "execution",
+            {
+                "REDIS_URL": market.redis_url,
+                "RISK_TARGET": risk,
+                "KRAKEN_API_URL": paper.url,
+                "KRAKEN_API_KEY": paper.api_key,
+                "KRAKEN_API_SECRET": paper.api_secret,
+            },
+        )
+        role(
+            "signal",
+            {
+                "REDIS_URL": market.redis_url,
+                "EXECUTION_TARGET": execution,
+                "KRAKEN_WS_URL": paper.ws_url,
+                "BARE_PAIR": PAIR,
+                "BARE_THRESHOLD": format(threshold, "f"),
+            },
+        )
+        yield Stack(paper, lambda: threshold, "the bare chain (bench/bare_chain.py)")
 
 
 def timeline(paper: PaperExchange, after_ns: int | None = None) -> dict[str, Any]:
@@ -186,10 +242,10 @@ def timeline(paper: PaperExchange, after_ns: int | None = None) -> dict[str, Any
     return answer
 
 
-def arm(stack: Stack) -> Decimal:
+def arm_rules(signal_target: str, keys: PlatformKeys) -> Decimal:
     """Create the two rules and their bindings around the current price; the threshold."""
-    metadata = (("authorization", f"Bearer {stack.keys.keys.issuer().mint(TEAM, ['traders'])}"),)
-    stub = signal_pb2_grpc.SignalServiceStub(grpc.insecure_channel(stack.signal_target))
+    metadata = (("authorization", f"Bearer {keys.keys.issuer().mint(TEAM, ['traders'])}"),)
+    stub = signal_pb2_grpc.SignalServiceStub(grpc.insecure_channel(signal_target))
     deadline = time.monotonic() + 30
     while True:  # the feed is up and publishing
         try:
@@ -259,14 +315,21 @@ def move(stack: Stack, price: Decimal, timeout: float, poll: float) -> Move | No
     return None
 
 
+def one_consumer(paper: PaperExchange) -> None:
+    """Wait until exactly one WebSocket is connected: the chain's, the previous one's gone."""
+    deadline = time.monotonic() + 10
+    while (connections := paper.stats()["websocket"]["connections"]) != 1:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"expected exactly one WebSocket consumer, found {connections}")
+        time.sleep(0.05)
+
+
 def run(stack: Stack, args: argparse.Namespace) -> Results:
-    threshold = arm(stack)
-    # Only now: the replica connects its WebSocket after it has won the pair's lease and read
-    # the pair's precision, and arm() waited for a ticker it published.
-    connections = stack.paper.stats()["websocket"]["connections"]
-    print(f"  WebSocket connections at the paper exchange: {connections} (one signal replica)")
-    if connections != 1:
-        raise RuntimeError(f"expected exactly one WebSocket consumer, found {connections}")
+    threshold = stack.arm()
+    # Only now: the platform's replica connects its WebSocket after it has won the pair's lease
+    # and read the pair's precision, and arming waited for a ticker it published.
+    one_consumer(stack.paper)
+    print(f"  {stack.name}: one WebSocket consumer at the paper exchange")
     time.sleep(1.0)  # the rule engine reloads every 0.2 s: both rules are live
     # A first move below the threshold, so each rule has a previous price to cross from.
     stack.paper.set_price(PAPER_PAIR, format(threshold - STEP, "f"))
@@ -284,20 +347,14 @@ def run(stack: Stack, args: argparse.Namespace) -> Results:
     return results
 
 
-def report(results: Results, log_level: str) -> None:
+def report(results: Results, log_level: str) -> float | None:
+    """Print the platform's figures and verdict; its p50 in ms (None: nothing measured)."""
     samples = results.latencies()
-    print(f"\ntick-to-trade, BTC/USD, services at log level {log_level}")
+    print(f"\ntick-to-trade, BTC/USD, the platform, services at log level {log_level}")
     if not samples:
         print("  no AddOrder arrived: nothing measured")
-        return
-    p50, p99 = quantile(samples, 50), quantile(samples, 99)
-    extra = sum(m.tickers_sent > 1 for m in results.moves)
-    print(
-        f"  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  max {max(samples):6.2f} ms"
-        f"  mean {statistics.fmean(samples):6.2f} ms  min {min(samples):6.2f} ms"
-        f"  (n = {len(samples)}; {results.missed} moves without an order"
-        f", {extra} with more than one ticker sent)"
-    )
+        return None
+    p50, p99 = print_latencies(results)
     # Execution refreshes the pair's last price for risk's collar in the background once it is
     # 1 s old: the one piece of work whose presence depends on how far apart orders are.
     for fetched, what in ((False, "reference price cached"), (True, "reference price fetched")):
@@ -313,6 +370,34 @@ def report(results: Results, log_level: str) -> None:
         f"  target p50 <= {TARGET_P50_MS:g} ms and p99 <= {TARGET_P99_MS:g} ms:"
         f" {'met' if met else 'NOT met'}"
     )
+    return p50
+
+
+def print_latencies(results: Results) -> tuple[float, float]:
+    samples = results.latencies()
+    p50, p99 = quantile(samples, 50), quantile(samples, 99)
+    extra = sum(m.tickers_sent > 1 for m in results.moves)
+    print(
+        f"  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  max {max(samples):6.2f} ms"
+        f"  mean {statistics.fmean(samples):6.2f} ms  min {min(samples):6.2f} ms"
+        f"  (n = {len(samples)}; {results.missed} moves without an order"
+        f", {extra} with more than one ticker sent)"
+    )
+    return p50, p99
+
+
+def report_floor(results: Results, platform_p50: float | None) -> None:
+    """The bare chain's figures, and the platform's p50 against them."""
+    print("\ntick-to-trade, BTC/USD, the bare chain (the design's mandatory steps alone)")
+    if not results.latencies():
+        print("  no AddOrder arrived: nothing measured")
+        return
+    p50, _p99 = print_latencies(results)
+    if platform_p50 is not None:
+        print(
+            f"  the platform's p50 over the bare chain's: {platform_p50:.2f} - {p50:.2f}"
+            f" = {platform_p50 - p50:.2f} ms ({platform_p50 / p50:.1f}x)"
+        )
 
 
 def main() -> None:
@@ -325,12 +410,24 @@ def main() -> None:
     parser.add_argument("--poll", type=float, default=0.01, help="seconds between timeline reads")
     parser.add_argument("--timeout", type=float, default=3.0, help="seconds to wait per order")
     parser.add_argument("--log-level", default="INFO", help="the services' LOG_LEVEL")
+    parser.add_argument(
+        "--floor",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure the bare chain (bench/bare_chain.py) after the platform",
+    )
     args = parser.parse_args()
     print(f"tick-to-trade bench: {args.warmup} warm-up and {args.count} measured price moves")
-    with tempfile.TemporaryDirectory(prefix="tick-bench-") as folder:
-        with platform(Path(folder), args.log_level) as stack:
+    with tempfile.TemporaryDirectory(prefix="tick-bench-") as folder, exchange() as market:
+        with platform(Path(folder), market, args.log_level) as stack:
             results = run(stack, args)
-    report(results, args.log_level)
+        bare = None
+        if args.floor:
+            with bare_chain(Path(folder), market) as stack:
+                bare = run(stack, args)
+    platform_p50 = report(results, args.log_level)
+    if bare is not None:
+        report_floor(bare, platform_p50)
 
 
 if __name__ == "__main__":
