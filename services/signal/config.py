@@ -61,6 +61,15 @@ class SignalSettings(ServiceSettings):
     signal_rules_refresh: float = Field(
         default=1.0, gt=0, le=600, description="seconds between reloads of changed rules"
     )
+    signal_trading_first_ms: int = Field(
+        default=20,
+        ge=0,
+        le=1000,
+        description=(
+            "ms at most that market-data work waits while a tick's signal is recorded and "
+            "traded on this replica; 0: it never waits"
+        ),
+    )
     # Market data (services/signal/market/settings.py holds the rules of each field).
     kraken_ws_url: str = Field(default="ws://127.0.0.1:8081/v2", description="WebSocket v2 URL")
     kraken_api_url: str = Field(default="http://127.0.0.1:8081", description="public REST URL")

@@ -7,7 +7,9 @@ is recorded once whichever replica gets there first, and a replica's death loses
 
 The owner of a pair's feed does not wait for its own ticks to come back through Redis: it
 evaluates each ticker as its WebSocket delivers it, and skips that ticker's copy in the stream
-(known by its receive stamp), so each replica evaluates each tick once.
+(known by its receive stamp), so each replica evaluates each tick once. Its evaluation and the
+recording of what fires hold the market-data work back (trading_first.py): a signal recorded
+here is then traded here at once, under a turn of its own (bindings/consumer.py).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from services.signal.market.model import Candle, Ticker
 from services.signal.market.tasks import cancel_and_wait, spawn
 from services.signal.rules.engine import RuleEngine
 from services.signal.rules.inputs import ClosedCandle, PriceTick
+from services.signal.trading_first import TradingFirst
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +114,10 @@ class RuleFeed:
         engine: RuleEngine,
         pairs: Sequence[str],
         intervals: Sequence[int],
+        trading_first: TradingFirst | None = None,
     ) -> None:
         self._market = market
+        self._first = trading_first or TradingFirst(0)
         self._engine = engine
         self._pairs = list(pairs)
         self._intervals = list(intervals)
@@ -151,12 +156,15 @@ class RuleFeed:
     async def _own_ticks(self) -> None:
         while True:
             ticker = await self._own_queue.get()
+            turn = self._first.begin()
             try:
                 await self._engine.on_tick(price_tick(ticker))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # one bad tick must not end the feed
                 log.warning("rule feed (own ticks) failed", extra={"error": repr(exc)})
+            finally:
+                turn.done()
 
     async def _ticks(self) -> None:
         while True:

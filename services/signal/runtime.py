@@ -23,6 +23,7 @@ from services.signal.rule_feed import MarketHistory, MarketPrices, RuleFeed
 from services.signal.rules.engine import RuleEngine
 from services.signal.rules.store import RuleStore
 from services.signal.signals.store import SignalStore
+from services.signal.trading_first import TradingFirst
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,14 @@ class SignalRuntime:
         self._issuer = TokenIssuer(SERVICE_NAME, signing_key, audience=settings.identity_audience)
         self._execution: ExecutionClient | None = None
         self._consumer: SignalConsumer | None = None
-        self.market = MarketData(settings.market(), settings.redis_url, redis_timeout=timeout)
+        # A tick's trading goes before the market-data work queued behind it.
+        self.trading_first = TradingFirst(settings.signal_trading_first_ms / 1000)
+        self.market = MarketData(
+            settings.market(),
+            settings.redis_url,
+            redis_timeout=timeout,
+            yield_to=self.trading_first.turn,
+        )
         self._engine: RuleEngine | None = None
         self._feed: RuleFeed | None = None
 
@@ -72,6 +80,7 @@ class SignalRuntime:
             group=settings.signal_consumer_group,
             claim_idle_ms=settings.signal_claim_idle_ms,
             block_ms=self._block_ms,
+            trading_first=self.trading_first,
         )
         await self._consumer.start()
         self._engine = RuleEngine(
@@ -81,7 +90,13 @@ class SignalRuntime:
             refresh_interval=settings.signal_rules_refresh,
         )
         market = settings.market()
-        self._feed = RuleFeed(self.market, self._engine, market.pairs, market.ohlc_intervals)
+        self._feed = RuleFeed(
+            self.market,
+            self._engine,
+            market.pairs,
+            market.ohlc_intervals,
+            trading_first=self.trading_first,
+        )
         await self.market.start()
         await self._engine.start()
         self._feed.start()

@@ -14,6 +14,8 @@ A replica that records a rule signal itself may have it delivered to its own con
 recording script (signals/store.py, ``record_for``) and hand it to :meth:`SignalConsumer.take`,
 which works on it exactly as on one it read: pending while it works, kept claimed, XACKed when
 finished, left pending (for a claim) when not. The group stays the one authority on who acts.
+Until it is finished with such a signal, or for at most the turn's limit, this replica's
+market-data work waits (trading_first.py): the order goes out before the next market data.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import redis.exceptions
 from services.signal.signals.errors import STORE_FAILURES
 from services.signal.signals.model import SignalRecord
 from services.signal.signals.store import STREAM
+from services.signal.trading_first import TradingFirst
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +63,10 @@ class SignalConsumer:
         group: str,
         claim_idle_ms: int,
         block_ms: int,
+        trading_first: TradingFirst | None = None,
     ) -> None:
         self._client = client
+        self._first = trading_first or TradingFirst(0)
         self._handler = handler
         self.group = group
         self._claim_idle_ms = claim_idle_ms
@@ -100,11 +105,15 @@ class SignalConsumer:
 
     def take(self, signal: SignalRecord, bindings_version: int | None) -> None:
         """Act on a signal the recording script delivered to this consumer, as if read here."""
+        # Begun before the recording's own turn ends (rule_feed.py), so no market-data work
+        # slips in between the record and the order.
+        turn = self._first.begin()
         task = asyncio.create_task(
             self._act_on_taken(signal, bindings_version), name=f"signal-{signal.id}"
         )
         self._taken.add(task)
         task.add_done_callback(self._taken.discard)
+        task.add_done_callback(lambda _task: turn.done())
 
     async def _act_on_taken(self, signal: SignalRecord, bindings_version: int | None) -> None:
         try:

@@ -35,7 +35,7 @@ from services.signal.market.reader import BLOCK_MS, MarketReader
 from services.signal.market.rest import KrakenPublicRest
 from services.signal.market.settings import MarketSettings
 from services.signal.market.tap import TickerListener, TickerTap
-from services.signal.market.tasks import cancel_and_wait, raise_if_cancelled, spawn
+from services.signal.market.tasks import YieldTo, cancel_and_wait, raise_if_cancelled, spawn
 from services.signal.market.ws_client import KrakenWebSocket, Subscription
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,8 @@ class MarketData:
 
     ``start()`` joins the lease rounds and starts feeding the pairs it wins; ``stop()`` ends
     the feed and, unless told not to, hands its pairs back at once. The read methods work on
-    every replica whether it owns the pair or not.
+    every replica whether it owns the pair or not. ``yield_to``, when given, is awaited after
+    each ticker and before each write to Redis, so that trading caused by a tick goes first.
     """
 
     def __init__(
@@ -67,6 +68,7 @@ class MarketData:
         owner_id: str | None = None,
         registry: CollectorRegistry | None = None,
         redis_timeout: float = 2.0,
+        yield_to: YieldTo | None = None,
     ) -> None:
         self.settings = settings
         self.owner_id = owner_id or default_owner_id()
@@ -82,6 +84,7 @@ class MarketData:
             ticks_maxlen=settings.ticks_maxlen,
             trades_maxlen=settings.trades_maxlen,
             candles_maxlen=settings.candles_maxlen,
+            yield_to=yield_to,
         )
         self._rest = KrakenPublicRest(
             settings.rest_url,
@@ -104,6 +107,7 @@ class MarketData:
             self.metrics,
             stale_seconds=settings.stale_seconds,
             backoff=self._backoff(),
+            yield_to=yield_to,
         )
         self._ownership = FeedOwnership(
             PairLeases(self._redis, self.owner_id, round(settings.lease_ttl * 1000)),

@@ -20,7 +20,7 @@ from services.signal.market import codec, keys
 from services.signal.market.book import OrderBook
 from services.signal.market.metrics import MarketMetrics
 from services.signal.market.model import Candle, Ticker, Trade
-from services.signal.market.tasks import raise_if_cancelled
+from services.signal.market.tasks import YieldTo, raise_if_cancelled
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +42,10 @@ class MarketPublisher:
         ticks_maxlen: int,
         trades_maxlen: int,
         candles_maxlen: int,
+        yield_to: YieldTo | None = None,
     ) -> None:
         self._redis = client
+        self._yield_to = yield_to
         self._metrics = metrics
         self._ticks_maxlen = ticks_maxlen
         self._trades_maxlen = trades_maxlen
@@ -82,6 +84,9 @@ class MarketPublisher:
         """Write batches until cancelled."""
         while True:
             await self._wake.wait()
+            if self._yield_to is not None:
+                # A tick that trades goes first: its record and order, then the market data.
+                await self._yield_to()
             self._wake.clear()
             written = await self.flush()
             raise_if_cancelled()

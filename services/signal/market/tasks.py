@@ -14,10 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+# Awaited by the WebSocket reader after a ticker and by the publisher before each write: returns
+# when market-data work may go on (the signal service's trading_first.TradingFirst.turn).
+YieldTo = Callable[[], Awaitable[None]]
 
 _RECHECK_SECONDS = 0.1
 

@@ -28,6 +28,7 @@ import aiohttp
 
 from services.signal.market.backoff import Backoff
 from services.signal.market.metrics import MarketMetrics
+from services.signal.market.tasks import YieldTo
 from services.signal.market.wire import decode
 
 log = logging.getLogger(__name__)
@@ -68,8 +69,10 @@ class KrakenWebSocket:
         *,
         stale_seconds: float,
         backoff: Backoff,
+        yield_to: YieldTo | None = None,
     ) -> None:
         self._url = url
+        self._yield_to = yield_to
         self._on_channel = on_channel
         self._metrics = metrics
         self._stale_seconds = stale_seconds
@@ -213,8 +216,11 @@ class KrakenWebSocket:
             if message.type is aiohttp.WSMsgType.TEXT:
                 if self._dispatch(message.data, received_ns) == "ticker":
                     # Let what the ticker woke (the rule feed's evaluation) run before the
-                    # messages queued behind it (trades, the book) are decoded and verified.
+                    # messages queued behind it (trades, the book) are decoded and verified,
+                    # and, when it trades, until its order is on its way (trading_first.py).
                     await asyncio.sleep(0)
+                    if self._yield_to is not None:
+                        await self._yield_to()
             elif message.type in (
                 aiohttp.WSMsgType.CLOSE,
                 aiohttp.WSMsgType.CLOSING,

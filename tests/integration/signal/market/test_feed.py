@@ -10,6 +10,8 @@ from decimal import Decimal
 import pytest
 
 from services.signal.market import MarketData
+from services.signal.market.model import Ticker
+from services.signal.trading_first import TradingFirst, Turn
 from tests.integration.signal.market.conftest import (
     PAIRS,
     eventually,
@@ -82,6 +84,55 @@ async def test_tickers_and_books_match_the_exchange(
     for channel in ("ticker", "trade", "book", "ohlc"):
         assert metric(market, "signal_market_ws_messages_total", channel=channel) > 0
         assert metric(market, "signal_market_ws_refused_requests_total", channel=channel) == 0
+
+
+async def test_market_data_waits_while_a_tick_trades(paper: PaperExchange, redis_url: str) -> None:
+    """A turn begun for an own ticker (the rule feed does so for its evaluation) holds back the
+    messages queued behind that ticker and every write to Redis; once it is done, they follow."""
+    first = TradingFirst(30.0)
+    turns: list[Turn] = []
+    market = MarketData(
+        market_settings(paper, pairs=("BTC/USD",)),
+        redis_url,
+        owner_id="trader",
+        yield_to=first.turn,
+    )
+
+    def trade_on(ticker: Ticker) -> None:
+        if ticker.last == Decimal("61500.5"):
+            turns.append(first.begin())
+
+    market.listen_to_own_tickers(trade_on)
+    await market.start()
+    try:
+        await _synced(market, paper)
+        trades, books = (
+            metric(market, "signal_market_ws_messages_total", channel=channel)
+            for channel in ("trade", "book")
+        )
+
+        paper.set_price("BTC/USD", "61500.5")
+
+        async def trading() -> bool:
+            return bool(turns)
+
+        async def published() -> bool:
+            latest = await market.latest_ticker("BTC/USD")
+            return latest is not None and latest.last == Decimal("61500.5")
+
+        await eventually(trading, what="the ticker of the move")
+        await asyncio.sleep(0.5)
+        assert not await published()
+        assert metric(market, "signal_market_ws_messages_total", channel="trade") == trades
+        assert metric(market, "signal_market_ws_messages_total", channel="book") == books
+
+        turns[0].done()
+
+        await eventually(published, what="the ticker in Redis")
+        await _synced(market, paper)
+        assert metric(market, "signal_market_ws_messages_total", channel="trade") > trades
+    finally:
+        await market.stop()
 
 
 async def test_backfilled_candles_are_history_and_a_stream(
