@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -186,10 +187,11 @@ class BareSignal:
             async for message in ws:
                 update = json.loads(message.data, parse_float=Decimal)
                 if update.get("channel") == "ticker":
+                    event_ms = time.time_ns() // 1_000_000
                     for ticker in update["data"]:
-                        self._on_price(Decimal(ticker["last"]))
+                        self._on_price(Decimal(ticker["last"]), event_ms)
 
-    def _on_price(self, last: Decimal) -> None:
+    def _on_price(self, last: Decimal, event_ms: int) -> None:
         before, self._last = self._last, last
         if before is None:
             return
@@ -199,12 +201,12 @@ class BareSignal:
             side = common_pb2.SIDE_SELL
         else:
             return
-        task = asyncio.create_task(self._trade(side, last))
+        # Keyed like the platform's rule signals (<rule>:<event ms>): one signal per crossing.
+        task = asyncio.create_task(self._trade(side, last, f"{side}:{event_ms}"))
         self._orders.add(task)
         task.add_done_callback(self._orders.discard)
 
-    async def _trade(self, side: common_pb2.Side.ValueType, price: Decimal) -> None:
-        event = uuid.uuid4().hex
+    async def _trade(self, side: common_pb2.Side.ValueType, price: Decimal, event: str) -> None:
         signal_id = await self._record(
             keys=[f"bare:dedupe:{event}", "bare:signals"],
             args=[3600, "pair", self._pair, "side", str(side), "price", str(price)],

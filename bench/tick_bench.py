@@ -10,6 +10,11 @@ with no cooldown, then moves the price (``POST /_paper/price``) alternately to T
 T - step. Each move sends one ticker, which crosses one rule, which places one order; buys and
 sells alternate, so the position stays flat.
 
+Then, unless ``--no-floor``, it stops those services and does the same with the bare chain
+(bench/bare_chain.py: three processes doing only the steps DESIGN.md puts between a ticker and
+its AddOrder) on the same exchange and Redis, and prints the platform's p50 beside the chain's:
+what the design itself costs on this machine, measured in the same run.
+
 Both ends are stamped by the paper exchange on its one monotonic clock
 (``GET /_paper/timeline``, services/paper/timeline.py): latency = the AddOrder's arrival
 (``add_order_received``) - the last ``ticker`` sent for BTC/USD before it (``ws_ticker_sent``),
