@@ -3,6 +3,10 @@
 Taker orders walk the book and take its liquidity. A resting limit order fills in full at its
 own price, as maker, once the market trades through it; stop-loss and take-profit orders fire
 on the last trade price (Kraken's default ``trigger=last``).
+
+Open orders are indexed by pair and by ``cl_ord_id``, so placing an order and settling a pair
+after a move cost the same with ten or ten thousand orders on the book, as on Kraken; the
+order-path benchmark otherwise measures the paper account's history, not the platform.
 """
 
 from __future__ import annotations
@@ -43,16 +47,25 @@ class MatchingEngine:
         self.ledger = ledger
         self.orders: dict[str, Order] = {}
         self.trades: dict[str, Trade] = {}
+        # The open orders, in placement order: all of them, by pair id, and by cl_ord_id.
+        self._open: dict[str, Order] = {}
+        self._open_by_pair: dict[str, dict[str, Order]] = {}
+        self._open_by_cl_ord_id: dict[str, Order] = {}
+        self._by_cl_ord_id: dict[str, list[Order]] = {}
 
     def now(self) -> Decimal:
         """Kraken's order timestamps: unix seconds with a fraction."""
         return (Decimal(self.market.now_ns()) / _NANOS).quantize(Decimal("0.0001"))
 
     def open_orders(self) -> list[Order]:
-        return [order for order in self.orders.values() if order.is_open]
+        return list(self._open.values())
 
     def open_by_cl_ord_id(self, cl_ord_id: str) -> Order | None:
-        return next((o for o in self.open_orders() if o.request.cl_ord_id == cl_ord_id), None)
+        return self._open_by_cl_ord_id.get(cl_ord_id)
+
+    def with_cl_ord_id(self, cl_ord_id: str) -> list[Order]:
+        """Every order placed with ``cl_ord_id``, open or closed, in placement order."""
+        return list(self._by_cl_ord_id.get(cl_ord_id, ()))
 
     # -- placing ------------------------------------------------------------------------------
 
@@ -90,7 +103,7 @@ class MatchingEngine:
         """Accept an order: take what it can at once, rest the rest, and settle the market."""
         fills, rest_volume = self._plan(request)
         order = Order(txid=kraken_id("O"), request=request, opentm=self.now())
-        self.orders[order.txid] = order
+        self._track(order)
         self._take(order, fills)
         if order.remaining > 0 and rest_volume <= 0:
             self._close(
@@ -138,21 +151,25 @@ class MatchingEngine:
         state = self.market.pairs[pair_id]
         now = self.now()
         changed = False
-        for order in sorted(self.open_orders(), key=lambda o: o.opentm):
+        # The pair's open orders in placement order, which is opentm order (the clock never runs
+        # back); the best prices read once, and again after any change (a trigger takes liquidity).
+        best: tuple[Decimal, Decimal] | None = None
+        for order in list(self._open_by_pair.get(pair_id, {}).values()):
             request = order.request
-            if request.pair.id != pair_id:
-                continue
             if request.expiretm and request.expiretm <= now:
                 self._close(order, "expired", None)
-                changed = True
             elif order.waits_for_trigger and self._fires(request, state.last):
                 self._trigger(order)
-                changed = True
-            elif (limit := order.limit_price) is not None and self._crossed(
-                request.side, limit, state.best_ask(), state.best_bid()
-            ):
+            elif (limit := order.limit_price) is not None:
+                if best is None:
+                    best = (state.best_ask(), state.best_bid())
+                if not self._crossed(request.side, limit, *best):
+                    continue
                 self._fill(order, limit, order.remaining, maker=True)
-                changed = True
+            else:
+                continue
+            changed = True
+            best = None
         return changed
 
     @staticmethod
@@ -244,7 +261,20 @@ class MatchingEngine:
             self.ledger.release(_spent_asset(order.request), order.held)
             order.held = Decimal(0)
 
+    def _track(self, order: Order) -> None:
+        request = order.request
+        self.orders[order.txid] = order
+        self._open[order.txid] = order
+        self._open_by_pair.setdefault(request.pair.id, {})[order.txid] = order
+        if request.cl_ord_id is not None:
+            self._open_by_cl_ord_id[request.cl_ord_id] = order
+            self._by_cl_ord_id.setdefault(request.cl_ord_id, []).append(order)
+
     def _close(self, order: Order, status: str, reason: str | None) -> None:
+        self._open.pop(order.txid, None)
+        self._open_by_pair.get(order.request.pair.id, {}).pop(order.txid, None)
+        if self._open_by_cl_ord_id.get(order.request.cl_ord_id or "") is order:
+            del self._open_by_cl_ord_id[order.request.cl_ord_id or ""]
         self._release(order)
         order.status = status
         order.reason = reason

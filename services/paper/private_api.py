@@ -164,7 +164,7 @@ def query_orders(exchange: Exchange, params: Params) -> JsonValue:
             raise KrakenError(errors.INVALID_ORDER)
         found.append(order)
     if cl_ord_id is not None and not txids:
-        found = [o for o in engine.orders.values() if o.request.cl_ord_id == cl_ord_id]
+        found = engine.with_cl_ord_id(cl_ord_id)
     found = _filtered(found, params)
     return {o.txid: order_view(o, with_trades=with_trades) for o in found}
 

@@ -151,3 +151,73 @@ def test_the_same_seed_replays_the_same_market() -> None:
 
     assert first.pairs[XBTUSD.id].sorted_asks() == second.pairs[XBTUSD.id].sorted_asks()
     assert first.pairs[XBTUSD.id].last == second.pairs[XBTUSD.id].last
+
+
+def test_a_closed_orders_cl_ord_id_may_be_used_again(engine: MatchingEngine) -> None:
+    first = engine.place(order(cl_ord_id="my-order-2"))
+    engine.cancel(first)
+
+    second = engine.place(order(cl_ord_id="my-order-2"))
+
+    assert engine.open_by_cl_ord_id("my-order-2") is second
+    assert engine.with_cl_ord_id("my-order-2") == [first, second]
+    assert engine.open_orders() == [second]
+
+
+def test_a_filled_order_leaves_the_open_orders(engine: MatchingEngine) -> None:
+    resting = engine.place(order(cl_ord_id="my-order-3"))
+    engine.market.set_price(XBTUSD, Decimal("58900.0"))
+
+    engine.settle(XBTUSD.id)
+
+    assert resting.status == "closed"
+    assert engine.open_orders() == []
+    assert engine.open_by_cl_ord_id("my-order-3") is None
+    assert engine.with_cl_ord_id("my-order-3") == [resting]
+
+
+def test_settling_a_pair_fills_its_crossed_limits_oldest_first_and_no_other_pairs(
+    engine: MatchingEngine,
+) -> None:
+    ethusd = find_pair("ETHUSD")
+    engine.market.set_price(ethusd, Decimal("3000.0"))
+    older = engine.place(order(price="59000.0"))
+    newer = engine.place(order(price="59500.0"))
+    other = engine.place(
+        parse_order(
+            Params({"type": "buy", "ordertype": "limit", "volume": "1", "price": "2900.0"}),
+            ethusd,
+            Decimal(NOW_NS // 1_000_000_000),
+        )
+    )
+    engine.market.set_price(XBTUSD, Decimal("58900.0"))
+    engine.market.set_price(ethusd, Decimal("2800.0"))
+
+    engine.settle(XBTUSD.id)
+
+    assert older.status == newer.status == "closed"
+    assert older.trades[0].trade_id < newer.trades[0].trade_id
+    assert other.status == "open"
+    assert engine.open_orders() == [other]
+
+
+def test_settling_reads_the_best_prices_once_a_pass_however_many_orders_rest(
+    engine: MatchingEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for _ in range(20):
+        engine.place(order(volume="0.01", price="50000.0"))
+    state = engine.market.pairs[XBTUSD.id]
+    reads = 0
+    best_ask = state.best_ask
+
+    def counted() -> Decimal:
+        nonlocal reads
+        reads += 1
+        return best_ask()
+
+    monkeypatch.setattr(state, "best_ask", counted)
+
+    engine.settle(XBTUSD.id)
+
+    assert reads == 1
+    assert len(engine.open_orders()) == 20
