@@ -129,16 +129,18 @@ class OrderDesk:
         order = await validate_order(request, self._catalog, team=team)
         if order.validate:
             return await self._dry_run(order, identity), False
-        record = self._new_record(order, identity)
         # The id is claimed and risk is asked at once (DESIGN.md steps 3 and 4); nothing is sent
-        # before both have answered. The claim records the order as possibly sent, with the
-        # reservation an approval carries: if placement dies after sending, reconciliation
-        # finds the order by cl_ord_id and reports its outcome; the id is never freed for a
-        # second send.
-        record.stage = STAGE_SENDING
-        record.reservation_id = order_reservation_id(order.client_order_id)
+        # before both have answered. Risk's answer is the longer wait, so its call leaves first
+        # and the claim is prepared while it travels. The claim records the order as possibly
+        # sent, with the reservation an approval carries: if placement dies after sending,
+        # reconciliation finds the order by cl_ord_id and reports its outcome; the id is never
+        # freed for a second send.
         checking = asyncio.ensure_future(self._check(order, identity))
         try:
+            await _let_call_leave()
+            record = self._new_record(order, identity)
+            record.stage = STAGE_SENDING
+            record.reservation_id = order_reservation_id(order.client_order_id)
             existing = await self._store.claim(record, event=execution_pb2.ORDER_EVENT_TYPE_CREATED)
         except BaseException:
             # The reservation risk may make for this call lapses at risk after its TTL: with no
@@ -468,6 +470,13 @@ def _claim_lost(record: OrderRecord) -> StateUnavailableError:
     return StateUnavailableError(
         f"placing order {record.client_order_id} took too long; nothing was sent, retry it"
     )
+
+
+async def _let_call_leave() -> None:
+    """Two loop turns: one for a task just started to create its gRPC call, one for grpc.aio's
+    own task that sends it."""
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
 
 
 def _abandon(task: asyncio.Future[Any]) -> None:
