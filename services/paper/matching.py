@@ -273,8 +273,9 @@ class MatchingEngine:
     def _close(self, order: Order, status: str, reason: str | None) -> None:
         self._open.pop(order.txid, None)
         self._open_by_pair.get(order.request.pair.id, {}).pop(order.txid, None)
-        if self._open_by_cl_ord_id.get(order.request.cl_ord_id or "") is order:
-            del self._open_by_cl_ord_id[order.request.cl_ord_id or ""]
+        cl_ord_id = order.request.cl_ord_id
+        if cl_ord_id is not None and self._open_by_cl_ord_id.get(cl_ord_id) is order:
+            del self._open_by_cl_ord_id[cl_ord_id]
         self._release(order)
         order.status = status
         order.reason = reason
