@@ -16,6 +16,14 @@ one risk process and the execution replicas, then measures in the same run:
 2. PlaceOrder with 1 client (one call in flight) and with 16 concurrent clients: client-side
    p50 / p99 and orders per second; calls go round-robin over the replicas.
 
+After the one-replica platform, unless ``--no-bare``, it does the same with the bare order chain
+on a fresh Redis and paper exchange: bench/bare_chain.py's execution and risk roles, which do
+only the steps DESIGN.md's order path makes mandatory (claim the client_order_id, ask risk over
+gRPC, which reserves in one Lua script, take a nonce, sign, POST, record the outcome), each the
+cheapest way, with no identity tokens, validation, logs or metrics. Its p50 against its own floor
+is the least the design's order path can cost over the floor on this machine; the platform's
+p50 over the bare chain's is what the platform's own code adds.
+
 Orders are resting limit buys spread over BTC/USD, ETH/USD and SOL/USD. Kraken's trading counter
 (``pro``: 180 per pair, decaying 3.75/s) caps how many orders fit a run: about 530 across the
 three pairs, less the budget's headroom, so each replica setting gets a fresh exchange and
@@ -49,6 +57,7 @@ import grpc.aio
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from bench.bare_roles import start_order_roles
 from bench.cpu import CpuMeter, per_operation
 from services.common.calls import CallerCredentials
 from tests.support.paper_exchange import PaperExchange
@@ -296,6 +305,36 @@ def platform(
         yield paper, [e.target for e in executions], keys, pids
 
 
+@contextmanager
+def bare_order_chain(
+    root: Path,
+) -> Iterator[tuple[PaperExchange, list[str], PlatformKeys, dict[str, list[int]]]]:
+    """Redis, paper exchange and bench/bare_chain.py's risk and execution roles, shaped like
+    ``platform`` (the keys only sign the bench's PlaceOrder metadata, which the chain ignores)."""
+    keys = PlatformKeys.create(root / "keys-bare")
+    with ExitStack() as stack:
+        redis = RedisServer()
+        redis.start()
+        stack.callback(redis.close)
+        paper = stack.enter_context(
+            PaperExchange(
+                nonce_window=10_000_000_000,
+                tier="pro",
+                extra_env={"PAPER_STARTING_BALANCES": BALANCES},
+            )
+        )
+
+        risk, execution = start_order_roles(stack, keys.keys, root, redis.url, paper)
+        pids = {
+            "execution": [execution.process.pid],
+            "risk": [risk.process.pid],
+            "paper": [paper.pid],
+            "redis": [redis.pid],
+            "clients": [os.getpid()],
+        }
+        yield paper, [execution.target], keys, pids
+
+
 async def measure(
     paper: PaperExchange,
     targets: list[str],
@@ -324,11 +363,11 @@ async def measure(
     return runs, cpu
 
 
-def report(replicas: int, runs: dict[str, Run], cpu: dict[str, float]) -> None:
+def report(title: str, runs: dict[str, Run], cpu: dict[str, float]) -> None:
     floor = runs["grpc"].quantile(50) + runs["post"].quantile(50)
     cheapest = runs["grpc"].quantile(50) + runs["cheapest post"].quantile(50)
     floor_aiohttp = runs["grpc"].quantile(50) + runs["aiohttp post"].quantile(50)
-    print(f"\nPlaceOrder, {replicas} execution replica{'s' if replicas > 1 else ''}")
+    print(f"\nPlaceOrder, {title}")
     print(
         f"  floor: gRPC health p50 {ms(runs['grpc'].quantile(50))}"
         f" + signed AddOrder POST (httpx) p50 {ms(runs['post'].quantile(50))} = {ms(floor)}"
@@ -354,6 +393,23 @@ def report(replicas: int, runs: dict[str, Run], cpu: dict[str, float]) -> None:
     print(f"    on {cores} cores: at most {cores * placed / sum(cpu.values()):,.0f} orders/s")
 
 
+def report_bare(platform_runs: dict[str, Run], bare_runs: dict[str, Run]) -> None:
+    """The platform's one-replica p50 beside the bare chain's, each over its own floor."""
+
+    def ratio(runs: dict[str, Run]) -> float:
+        floor = runs["grpc"].quantile(50) + runs["post"].quantile(50)
+        return runs["1 client"].quantile(50) / floor
+
+    platform_p50 = platform_runs["1 client"].quantile(50)
+    bare_p50 = bare_runs["1 client"].quantile(50)
+    print(
+        f"\n  1 client, platform (1 replica) against the bare order chain:"
+        f" p50 {ms(platform_p50)} ({ratio(platform_runs):.1f}x its floor)"
+        f" against {ms(bare_p50)} ({ratio(bare_runs):.1f}x its floor);"
+        f" the platform's own code adds {ms(platform_p50 - bare_p50)}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -363,13 +419,25 @@ def main() -> None:
     parser.add_argument("--orders-16", type=int, default=390, help="orders with 16 clients")
     parser.add_argument("--log-level", default="INFO", help="the services' LOG_LEVEL")
     parser.add_argument("--replicas", type=int, nargs="+", default=[1, 3])
+    parser.add_argument(
+        "--no-bare",
+        dest="bare",
+        action="store_false",
+        help="skip the bare order chain (bench/bare_chain.py) after one replica",
+    )
     args = parser.parse_args()
     print(f"order path bench, services at log level {args.log_level}")
     for replicas in args.replicas:
         with tempfile.TemporaryDirectory(prefix="order-bench-") as folder:
             with platform(replicas, Path(folder), args.log_level) as (paper, targets, keys, pids):
                 runs, cpu = asyncio.run(measure(paper, targets, keys, pids, args))
-            report(replicas, runs, cpu)
+            report(f"{replicas} execution replica{'s' if replicas > 1 else ''}", runs, cpu)
+        if replicas == 1 and args.bare:
+            with tempfile.TemporaryDirectory(prefix="order-bench-bare-") as folder:
+                with bare_order_chain(Path(folder)) as (paper, targets, keys, pids):
+                    bare, bare_cpu = asyncio.run(measure(paper, targets, keys, pids, args))
+            report("the bare order chain (bench/bare_chain.py)", bare, bare_cpu)
+            report_bare(runs, bare)
 
 
 if __name__ == "__main__":

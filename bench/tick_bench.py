@@ -50,6 +50,7 @@ from typing import Any
 
 import grpc
 
+from bench.bare_roles import start_order_roles, start_role
 from services.common.identity import write_key_pair
 from tests.support.paper_exchange import PaperExchange
 from tests.support.platform import PlatformKeys, execution_env, risk_env
@@ -207,29 +208,15 @@ def bare_chain(root: Path, market: Exchange) -> Iterator[Stack]:
     threshold = Decimal(next(iter(ticker.values()))["c"][0]).quantize(Decimal(1))
     keys = Keys.create(root / "bare-keys")
     with ExitStack() as stack:
-
-        def role(name: str, env: dict[str, str]) -> str:
-            service = stack.enter_context(
-                running_service("bench.bare_chain", keys, root, {"BARE_ROLE": name, **env})
-            )
-            return service.target
-
-        risk = role("risk", {"REDIS_URL": market.redis_url})
-        execution = role(
-            "execution",
-            {
-                "REDIS_URL": market.redis_url,
-                "RISK_TARGET": risk,
-                "KRAKEN_API_URL": paper.url,
-                "KRAKEN_API_KEY": paper.api_key,
-                "KRAKEN_API_SECRET": paper.api_secret,
-            },
-        )
-        role(
+        _, execution = start_order_roles(stack, keys, root, market.redis_url, paper)
+        start_role(
+            stack,
+            keys,
+            root,
             "signal",
             {
                 "REDIS_URL": market.redis_url,
-                "EXECUTION_TARGET": execution,
+                "EXECUTION_TARGET": execution.target,
                 "KRAKEN_WS_URL": paper.ws_url,
                 "BARE_PAIR": PAIR,
                 "BARE_THRESHOLD": format(threshold, "f"),
