@@ -63,7 +63,7 @@ from services.common.calls import CallerCredentials
 from tests.support.paper_exchange import PaperExchange
 from tests.support.platform import PlatformKeys, execution_env, risk_env
 from tests.support.redis_server import RedisServer
-from tests.support.services import running_service
+from tests.support.services import RunningService, running_service
 from trading.common.v1 import common_pb2
 from trading.execution.v1 import execution_pb2, execution_pb2_grpc
 
@@ -245,6 +245,34 @@ def rest_price(paper: PaperExchange, pair: str) -> str:
     return str((last * Decimal("0.97")).quantize(tick))
 
 
+def exchange(stack: ExitStack) -> tuple[RedisServer, PaperExchange]:
+    """A private redis-server and a fresh paper exchange (pro tier), closed with ``stack``."""
+    redis = RedisServer()
+    redis.start()
+    stack.callback(redis.close)
+    paper = stack.enter_context(
+        PaperExchange(
+            nonce_window=10_000_000_000,
+            tier="pro",
+            extra_env={"PAPER_STARTING_BALANCES": BALANCES},
+        )
+    )
+    return redis, paper
+
+
+def process_ids(
+    executions: list[int], risk: RunningService, paper: PaperExchange, redis: RedisServer
+) -> dict[str, list[int]]:
+    """Each part's process ids, for the CPU meter (this process is the clients)."""
+    return {
+        "execution": executions,
+        "risk": [risk.process.pid],
+        "paper": [paper.pid],
+        "redis": [redis.pid],
+        "clients": [os.getpid()],
+    }
+
+
 @contextmanager
 def platform(
     replicas: int, root: Path, log_level: str
@@ -255,16 +283,7 @@ def platform(
     limits = root / "limits.yaml"
     limits.write_text(LIMITS)
     with ExitStack() as stack:
-        redis = RedisServer()
-        redis.start()
-        stack.callback(redis.close)
-        paper = stack.enter_context(
-            PaperExchange(
-                nonce_window=10_000_000_000,
-                tier="pro",
-                extra_env={"PAPER_STARTING_BALANCES": BALANCES},
-            )
-        )
+        redis, paper = exchange(stack)
         risk = stack.enter_context(
             running_service(
                 "services.risk",
@@ -295,13 +314,7 @@ def platform(
             stack.enter_context(running_service("services.execution", keys.keys, root, env))
             for _ in range(replicas)
         ]
-        pids = {
-            "execution": [e.process.pid for e in executions],
-            "risk": [risk.process.pid],
-            "paper": [paper.pid],
-            "redis": [redis.pid],
-            "clients": [os.getpid()],
-        }
+        pids = process_ids([e.process.pid for e in executions], risk, paper, redis)
         yield paper, [e.target for e in executions], keys, pids
 
 
@@ -313,25 +326,9 @@ def bare_order_chain(
     ``platform`` (the keys only sign the bench's PlaceOrder metadata, which the chain ignores)."""
     keys = PlatformKeys.create(root / "keys-bare")
     with ExitStack() as stack:
-        redis = RedisServer()
-        redis.start()
-        stack.callback(redis.close)
-        paper = stack.enter_context(
-            PaperExchange(
-                nonce_window=10_000_000_000,
-                tier="pro",
-                extra_env={"PAPER_STARTING_BALANCES": BALANCES},
-            )
-        )
-
+        redis, paper = exchange(stack)
         risk, execution = start_order_roles(stack, keys.keys, root, redis.url, paper)
-        pids = {
-            "execution": [execution.process.pid],
-            "risk": [risk.process.pid],
-            "paper": [paper.pid],
-            "redis": [redis.pid],
-            "clients": [os.getpid()],
-        }
+        pids = process_ids([execution.process.pid], risk, paper, redis)
         yield paper, [execution.target], keys, pids
 
 
