@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -104,3 +106,35 @@ def configure_logging(service: str, level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+
+
+def log_off_path(
+    logger: logging.Logger,
+    message: str,
+    extra: Mapping[str, Any],
+    *,
+    after: float = 0.0,
+    level: int = logging.INFO,
+) -> None:
+    """Log ``message`` off a latency-critical path: formatting and writing the line wait until
+    the event loop's current turn is over (``after`` 0), or ``after`` seconds, for a path that
+    takes several turns to send what it sends.
+
+    The record, and so the line's time, is made now. The request id and caller are the current
+    call's: the loop runs the handler in a copy of the current context. Outside a running loop
+    the line is logged at once.
+    """
+    if not logger.isEnabledFor(level):
+        return
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        logger.log(level, message, extra=extra)
+        return
+    record = logger.makeRecord(
+        logger.name, level, "(unknown file)", 0, message, (), None, extra=dict(extra)
+    )
+    if after > 0:
+        loop.call_later(after, logger.handle, record)
+    else:
+        loop.call_soon(logger.handle, record)

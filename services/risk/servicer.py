@@ -20,6 +20,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.common.context import current_request_id, note_outcome_logged
 from services.common.interceptor import current_identity
+from services.common.logs import log_off_path
 from services.common.reservations import (
     ORDER_PREFIX,
     QUOTE_PREFIX,
@@ -355,9 +356,11 @@ def _quote_fields(quote: QuoteIntent) -> dict[str, Any]:
 
 
 def _log_decision(message: str, decision: Decision, started: float, fields: dict[str, Any]) -> None:
-    log.info(
+    # Written after the answer has left: the decision is logged, but not on the order's path.
+    log_off_path(
+        log,
         message,
-        extra={
+        {
             **fields,
             "approved": decision.approved,
             "violations": [v.code for v in decision.violations],

@@ -29,6 +29,7 @@ from typing import Any
 from services.common.access import ADMINS, RISK_OFFICERS, SERVICES
 from services.common.context import current_request_id
 from services.common.identity import Identity
+from services.common.loop_turns import let_call_leave
 from services.common.reservations import order_reservation_id
 from services.execution.kraken.client import KrakenSpotClient, PreparedSend
 from services.execution.kraken.errors import (
@@ -137,7 +138,7 @@ class OrderDesk:
         # freed for a second send.
         checking = asyncio.ensure_future(self._check(order, identity))
         try:
-            await _let_call_leave()
+            await let_call_leave()
             record = self._new_record(order, identity)
             record.stage = STAGE_SENDING
             record.reservation_id = order_reservation_id(order.client_order_id)
@@ -152,6 +153,7 @@ class OrderDesk:
         # The trading budget (and in window mode the nonce) is taken while risk decides: a
         # budget taken for an order not sent only over-counts, a nonce not used leaves a gap.
         preparing = asyncio.ensure_future(self._kraken.prepare_add_order(order.rules.kraken_id))
+        add_order = order.kraken_request()  # built while risk decides; the deadline comes later
         try:
             decision = await checking
         except (RiskUnavailable, KrakenError):
@@ -183,7 +185,6 @@ class OrderDesk:
             raise StateUnavailableError(
                 f"placing order {record.client_order_id} took too long; nothing was sent, retry it"
             )
-        add_order = order.kraken_request()
         if self._deadline_s is not None:
             add_order = replace(add_order, deadline=deadline_at(time.time(), self._deadline_s))
         return await self._send(add_order, record, prepared=prepared), False
@@ -470,13 +471,6 @@ def _claim_lost(record: OrderRecord) -> StateUnavailableError:
     return StateUnavailableError(
         f"placing order {record.client_order_id} took too long; nothing was sent, retry it"
     )
-
-
-async def _let_call_leave() -> None:
-    """Two loop turns: one for a task just started to create its gRPC call, one for grpc.aio's
-    own task that sends it."""
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
 
 
 def _abandon(task: asyncio.Future[Any]) -> None:

@@ -32,6 +32,7 @@ from typing import Protocol
 import grpc
 import grpc.aio
 
+from services.common.loop_turns import let_call_leave
 from services.signal.bindings.model import Binding, BindingSpec, SizingKind
 from services.signal.bindings.sizing import SizingError, limit_price, order_volume
 from services.signal.bindings.store import BindingStore
@@ -202,6 +203,8 @@ class AutoTrader:
         """
         placing = asyncio.ensure_future(self._execution.place(request))
         try:
+            # PlaceOrder leaves first; the intent is packed and written while it travels.
+            await let_call_leave()
             claimed = await self._store.claim_intent(spec, signal.id, request)
         except BaseException:
             # The intent is not written: the signal stays pending and is delivered again. The

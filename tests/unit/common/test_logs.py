@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from services.common.context import caller_var, request_id_var
-from services.common.logs import JsonFormatter
+from services.common.logs import JsonFormatter, log_off_path
 
 
 def test_log_line_is_json_with_request_id_caller_and_extras() -> None:
@@ -50,3 +52,68 @@ def test_values_json_cannot_hold_are_written_as_text() -> None:
     assert line["notional"] == "1.50"
     assert line["at"] == "2026-01-02 03:04:05+00:00"
     assert line["units"] == 2**70
+
+
+class _Lines(logging.Handler):
+    """Keeps each formatted line, as the services' stderr handler would write it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(JsonFormatter("risk"))
+        self.lines: list[dict[str, object]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(self.format(record)))
+
+
+def _logger(name: str) -> tuple[logging.Logger, _Lines]:
+    logger = logging.getLogger(name)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    lines = _Lines()
+    logger.handlers[:] = [lines]
+    return logger, lines
+
+
+def test_a_line_logged_off_path_is_written_after_the_turn_with_the_calls_request_id() -> None:
+    logger, lines = _logger("test.off_path.turn")
+
+    async def call() -> None:
+        token = request_id_var.set("rid-7")
+        try:
+            log_off_path(logger, "order decision", {"approved": True})
+        finally:
+            request_id_var.reset(token)
+        assert lines.lines == []  # nothing formatted or written during this turn
+        await asyncio.sleep(0)
+
+    asyncio.run(call())
+    assert len(lines.lines) == 1
+    line = lines.lines[0]
+    assert (line["msg"], line["approved"], line["request_id"]) == ("order decision", True, "rid-7")
+
+
+def test_a_line_logged_off_path_after_a_delay_keeps_the_time_it_was_logged_at() -> None:
+    logger, lines = _logger("test.off_path.delay")
+
+    async def call() -> float:
+        logged_at = time.time()
+        log_off_path(logger, "signal recorded", {"signal_id": "1-0"}, after=0.05)
+        await asyncio.sleep(0.02)
+        assert lines.lines == []
+        await asyncio.sleep(0.06)
+        return logged_at
+
+    logged_at = asyncio.run(call())
+    assert [line["signal_id"] for line in lines.lines] == ["1-0"]
+    written = datetime.fromisoformat(str(lines.lines[0]["ts"])).timestamp()
+    assert abs(written - logged_at) < 0.01  # the record's time, not the write's (50 ms later)
+
+
+def test_a_line_logged_off_path_without_a_loop_is_written_at_once_and_below_level_not_at_all() -> (
+    None
+):
+    logger, lines = _logger("test.off_path.sync")
+    log_off_path(logger, "now", {"n": 1})
+    log_off_path(logger, "too fine", {"n": 2}, level=logging.DEBUG)
+    assert [line["msg"] for line in lines.lines] == ["now"]
