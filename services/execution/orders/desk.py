@@ -153,8 +153,8 @@ class OrderDesk:
         # The trading budget (and in window mode the nonce) is taken while risk decides: a
         # budget taken for an order not sent only over-counts, a nonce not used leaves a gap.
         preparing = asyncio.ensure_future(self._kraken.prepare_add_order(order.rules.kraken_id))
-        add_order = order.kraken_request()  # built while risk decides; the deadline comes later
         try:
+            add_order = order.kraken_request()  # built while risk decides; the deadline later
             decision = await checking
         except (RiskUnavailable, KrakenError):
             _abandon(preparing)
