@@ -185,7 +185,8 @@ class SignalStore:
             return Recorded(SignalRecord.from_fields(fields.pop("id"), fields), duplicate=True)
         recorded = signal.recorded_as(str(value))
         # A signal delivered to this replica's trader is on its way to PlaceOrder, several loop
-        # turns from here; the line is written once that call has left.
+        # turns from here; the line is written once that call has left. Every record's line
+        # waits the same, delivered or not.
         log_off_path(
             log,
             "signal recorded",

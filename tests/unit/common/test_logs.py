@@ -98,16 +98,16 @@ def test_a_line_logged_off_path_after_a_delay_keeps_the_time_it_was_logged_at() 
 
     async def call() -> float:
         logged_at = time.time()
-        log_off_path(logger, "signal recorded", {"signal_id": "1-0"}, after=0.05)
+        log_off_path(logger, "signal recorded", {"signal_id": "1-0"}, after=0.3)
         await asyncio.sleep(0.02)
         assert lines.lines == []
-        await asyncio.sleep(0.06)
+        await asyncio.sleep(0.4)
         return logged_at
 
     logged_at = asyncio.run(call())
     assert [line["signal_id"] for line in lines.lines] == ["1-0"]
     written = datetime.fromisoformat(str(lines.lines[0]["ts"])).timestamp()
-    assert abs(written - logged_at) < 0.01  # the record's time, not the write's (50 ms later)
+    assert abs(written - logged_at) < 0.1  # the record's time, not the write's (300 ms later)
 
 
 def test_a_line_logged_off_path_without_a_loop_is_written_at_once_and_below_level_not_at_all() -> (
