@@ -12,6 +12,12 @@ it claims the id, so a client reusing an id for a different order must not borro
 order's reservation. A reservation closed as NOT_SENT is decided afresh: nothing was sent for it,
 and execution freed the id for a retry.
 
+Each approval of a reservation is numbered (its ``grant``: 1 for the check that reserved, one
+more for each EXISTS, and on after a NOT_SENT reservation is decided afresh). A NOT_SENT report
+names the grant it gives back, and `SETTLE` applies it only while that is still the latest: a
+report that arrives late, after a retry of the same order was approved on the same reservation,
+must not free the exposure the retry's order now holds.
+
 Amounts travel as integer strings of 10**-8 units (amounts.py); the scripts format every number
 they write with ``%.0f`` so large integers never turn into exponent notation (and zero as
 "0", never the "-0" HINCRBY refuses).
@@ -49,15 +55,18 @@ local function s(x) if x == 0 then return '0' end return string.format('%.0f', x
 if redis.call('HGET', KEYS[1], 'version') ~= ARGV[1] then return {'STALE'} end
 local n = tonumber(ARGV[13])
 local fingerprint = ARGV[15 + n * 4] or ''
+local grant = 1
 if redis.call('EXISTS', KEYS[2]) == 1 then
   local r = redis.call('HMGET', KEYS[2], 'notional', 'expire_at', 'limits_version', 'state',
-    'outcome', 'fingerprint')
+    'outcome', 'fingerprint', 'grant')
   if r[4] == 'closed' and r[5] == 'NOT_SENT' then
+    -- Granted afresh: the count goes on, so no report of an earlier grant can match this one.
+    grant = num(r[7]) + 1
     redis.call('DEL', KEYS[2])
   elseif r[6] and r[6] ~= '' and r[6] ~= fingerprint then
     return {'CONFLICT'}
   else
-    return {'EXISTS', r[1], r[2], r[3]}
+    return {'EXISTS', r[1], r[2], r[3], redis.call('HINCRBY', KEYS[2], 'grant', 1)}
   end
 end
 local failed = {}
@@ -124,9 +133,9 @@ redis.call('SADD', KEYS[9], team)
 redis.call('HSET', KEYS[2], 'state', 'open', 'team', team, 'day', ARGV[11], 'is_order', ARGV[9],
   'legs', n, 'notional', ARGV[7], 'notional_left', ARGV[7], 'notional_used', '0',
   'progress', '0', 'limits_version', ARGV[1], 'expire_at', ARGV[5], 'meta', ARGV[12],
-  'fingerprint', fingerprint)
+  'fingerprint', fingerprint, 'grant', grant)
 redis.call('ZADD', KEYS[3], ARGV[5], ARGV[2])
-return {'RESERVED'}
+return {'RESERVED', grant}
 """
 
 SETTLE = """
@@ -134,13 +143,15 @@ local function num(x) return tonumber(x or '0') or 0 end
 local function s(x) if x == 0 then return '0' end return string.format('%.0f', x) end
 local r = KEYS[1]
 local now = redis.call('HMGET', r, 'state', 'progress', 'legs', 'notional_left',
-  'notional_used', 'is_order')
+  'notional_used', 'is_order', 'grant')
 if now[1] ~= 'open' then return 0 end
+-- A report naming an approval (ARGV[9]) applies only while it is the latest one.
+if ARGV[9] ~= '' and (now[7] or '1') ~= ARGV[9] then return -2 end
 if now[2] ~= ARGV[1] then return -1 end
 for i = 1, tonumber(now[3]) do
   local leg = redis.call('HMGET', r, 'direction' .. i, 'left' .. i, 'filled' .. i)
   local direction, left, filled = tonumber(leg[1]), num(leg[2]), num(leg[3])
-  local new_left, new_filled = num(ARGV[7 + 2 * i]), num(ARGV[8 + 2 * i])
+  local new_left, new_filled = num(ARGV[8 + 2 * i]), num(ARGV[9 + 2 * i])
   local field = 'reserved_sell'
   if direction > 0 then field = 'reserved_buy' end
   redis.call('HINCRBY', KEYS[4 + i], field, s(new_left - left))
@@ -160,6 +171,8 @@ return 1
 """
 
 _SETTLE_ATTEMPTS = 8
+# SETTLE's answer when the report names a grant older than the reservation's latest.
+_GRANTED_AGAIN = -2
 
 
 def _encode_meta(meta: Mapping[str, str]) -> str:
@@ -206,6 +219,8 @@ class BookDecision:
     notional_units: int = 0
     expire_at_ms: int = 0
     limits_version: int = 0
+    grant: int = 0
+    """RESERVED and EXISTS: which approval of the reservation this is."""
 
 
 @dataclass(frozen=True)
@@ -286,7 +301,10 @@ class ReservationBook:
                 notional_units=int(reply[1]),
                 expire_at_ms=int(reply[2]),
                 limits_version=int(reply[3]),
+                grant=int(reply[4]),
             )
+        if status == "RESERVED":
+            return BookDecision(status, grant=int(reply[1]))
         failures = [
             BookFailure(reply[i], reply[i + 1], list(reply[i + 2 : i + 5]))
             for i in range(1, len(reply), 5)
@@ -336,22 +354,28 @@ class ReservationBook:
             target = settle_target(state, report, notional_currency)
             if target is None:
                 return SettleResult(False, state.notional_left)
-            if await self._apply(state, target, report.outcome) >= 0:
+            applied = await self._apply(state, target, report)
+            if applied == _GRANTED_AGAIN:
+                return SettleResult(False, state.notional_left)
+            if applied >= 0:
                 return SettleResult(True, target.notional_left)
         raise RuntimeError(
             f"reservation {reservation_id} kept changing under {_SETTLE_ATTEMPTS} reports"
         )
 
-    async def _apply(self, state: ReservationState, target: SettleTarget, outcome: str) -> int:
+    async def _apply(
+        self, state: ReservationState, target: SettleTarget, report: OutcomeReport
+    ) -> int:
         args: list[str | int] = [
             state.progress,
             int(target.terminal),
             target.notional_left,
             target.notional_used,
-            outcome,
+            report.outcome,
             state.reservation_id,
             self._closed_ttl,
             target.progress,
+            report.grant or "",
         ]
         for left, filled in target.legs:
             args += [left, filled]

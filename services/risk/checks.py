@@ -40,6 +40,8 @@ class Decision:
     notional: Decimal | None
     expire_at_ms: int
     limits_version: int
+    grant: int = 0
+    """Approved with a reservation: which approval of it this is (book.py)."""
 
     @property
     def codes(self) -> list[str]:
@@ -152,6 +154,7 @@ def _decision(
             from_units(result.notional_units),
             result.expire_at_ms,
             result.limits_version,
+            result.grant,
         )
     if result.status == "CONFLICT":
         return Decision(
@@ -181,4 +184,5 @@ def _decision(
         notional=assessment.notional,
         expire_at_ms=expire_at_ms if reserved else 0,
         limits_version=stored.version,
+        grant=result.grant if reserved else 0,
     )

@@ -67,6 +67,8 @@ class OutcomeReport:
     spend_amount: Decimal | None = None
     receive_asset: str = ""
     receive_amount: Decimal | None = None
+    grant: int = 0
+    """The approval the report is about (book.py); 0 when not given: applies to any."""
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,9 @@ class RiskServicer(risk_pb2_grpc.RiskServiceServicer):
             order = parse_order(request.order)
             decision = await self._checks.check_order(order)
             _log_decision("order decision", decision, started, _order_fields(order))
-            return risk_pb2.CheckOrderResponse(**_decision_fields(decision))
+            return risk_pb2.CheckOrderResponse(
+                **_decision_fields(decision), reservation_grant=decision.grant
+            )
 
         return await _answer(context, handle)
 
@@ -127,6 +129,8 @@ class RiskServicer(risk_pb2_grpc.RiskServiceServicer):
             outcome = OUTCOMES.get(request.outcome)
             if outcome is None:
                 raise InvalidArgument("outcome", "is required")
+            if request.reservation_grant < 0:
+                raise InvalidArgument("reservation_grant", "must not be negative")
             report = OutcomeReport(
                 outcome=outcome,
                 filled_volume=amount(request.filled_volume, "filled_volume"),
@@ -137,6 +141,7 @@ class RiskServicer(risk_pb2_grpc.RiskServiceServicer):
                 receive_amount=amount(
                     request.quote_fill.receive_amount, "quote_fill.receive_amount"
                 ),
+                grant=request.reservation_grant,
             )
             result = await self._checks.report(reservation_id, report)
             log.info(
@@ -146,6 +151,7 @@ class RiskServicer(risk_pb2_grpc.RiskServiceServicer):
                     "outcome": outcome,
                     "filled_volume": request.filled_volume,
                     "applied": result.applied,
+                    "grant": request.reservation_grant,
                     "reason": request.reason,
                 },
             )

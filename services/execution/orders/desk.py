@@ -170,10 +170,10 @@ class OrderDesk:
         try:
             prepared = await preparing
         except KrakenError:
-            await self._not_sent(record)
+            await self._not_sent(record, decision.grant)
             raise
         if decision.reservation_id != record.reservation_id:
-            await self._not_sent(record)
+            await self._not_sent(record, decision.grant)
             raise RiskUnavailable(
                 f"risk approved reservation {decision.reservation_id!r}, "
                 f"expected {record.reservation_id!r}: not sent"
@@ -181,13 +181,13 @@ class OrderDesk:
         if now_ms() - record.created_ms > self._reconciler.grace * 1000 / 2:
             # Reconciliation looks the order up after its grace; an order sent that late could
             # arrive at Kraken after it was recorded as not found.
-            await self._not_sent(record)
+            await self._not_sent(record, decision.grant)
             raise StateUnavailableError(
                 f"placing order {record.client_order_id} took too long; nothing was sent, retry it"
             )
         if self._deadline_s is not None:
             add_order = replace(add_order, deadline=deadline_at(time.time(), self._deadline_s))
-        return await self._send(add_order, record, prepared=prepared), False
+        return await self._send(add_order, record, prepared, decision.grant), False
 
     async def _check(self, order: ValidatedOrder, identity: Identity) -> RiskDecision:
         reference = await self._reference_price(order)
@@ -216,7 +216,7 @@ class OrderDesk:
         ):
             # The first call was refused and sent nothing, and this check reserved exposure
             # for an order that will never be sent: give it back.
-            await self._risk.report(record, 0, not_sent=True)
+            await self._risk.report(record, 0, not_sent=True, grant=decision.grant)
         logger.info("order replayed", extra={"client_order_id": record.client_order_id})
         return existing
 
@@ -234,14 +234,15 @@ class OrderDesk:
             raise _claim_lost(record) from exc
         return record
 
-    async def _not_sent(self, record: OrderRecord) -> None:
-        """The order recorded as being sent certainly was not: free its reservation and id."""
-        await self._risk.report(record, 0, not_sent=True)
+    async def _not_sent(self, record: OrderRecord, grant: int) -> None:
+        """The order recorded as being sent certainly was not: free its reservation (unless a
+        later approval holds it, ``grant``) and its id."""
+        await self._risk.report(record, 0, not_sent=True, grant=grant)
         await self._journal_quietly(RELEASED, record)
         await self._release(record)
 
     async def _send(
-        self, add_order: OrderRequest, record: OrderRecord, *, prepared: PreparedSend
+        self, add_order: OrderRequest, record: OrderRecord, prepared: PreparedSend, grant: int
     ) -> OrderRecord:
         try:
             result = await self._kraken.add_order(add_order, prepared=prepared)
@@ -260,7 +261,7 @@ class OrderDesk:
                 )
                 return await self._reconciler.report(refused)
             # Certainly not executed (rate limit, Kraken offline, no Redis for nonce or budget).
-            await self._not_sent(record)
+            await self._not_sent(record, grant)
             raise
         answer = _Answer(
             common_pb2.ORDER_STATUS_OPEN,

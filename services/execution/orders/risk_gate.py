@@ -40,6 +40,8 @@ class RiskDecision:
     approved: bool
     reservation_id: str
     violations: list[Violation]
+    grant: int = 0
+    """Orders: which approval of the reservation this is; a NOT_SENT report names it."""
 
 
 OUTCOME_OF_STATUS: dict[int, int] = {
@@ -115,10 +117,17 @@ class RiskGate:
             approved=reply.approved,
             reservation_id=reply.reservation_id,
             violations=[Violation(v.code, v.message, v.field) for v in reply.violations],
+            grant=(
+                reply.reservation_grant if isinstance(reply, risk_pb2.CheckOrderResponse) else 0
+            ),
         )
 
-    async def report(self, record: OrderRecord, outcome: int, *, not_sent: bool = False) -> bool:
-        """Tell risk what became of the order; True once risk acknowledged it."""
+    async def report(
+        self, record: OrderRecord, outcome: int, *, not_sent: bool = False, grant: int = 0
+    ) -> bool:
+        """Tell risk what became of the order; True once risk acknowledged it. A ``not_sent``
+        report names the ``grant`` of the approval it gives back: risk does not apply it once a
+        later check of the same order has been approved on the same reservation."""
         if not record.reservation_id:
             return True
         request = risk_pb2.ReportOrderOutcomeRequest(
@@ -130,6 +139,7 @@ class RiskGate:
             fee=record.fee,
             fee_asset=record.fee_asset,
             reason=record.status_reason[:500],
+            reservation_grant=grant if not_sent else 0,
         )
         acknowledged = await self.send_report(
             request,

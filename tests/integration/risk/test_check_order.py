@@ -113,6 +113,87 @@ def test_a_check_after_not_sent_reserves_again(
     assert (after.position, after.reserved_buy) == ("1", "0")
 
 
+def not_sent(
+    stub: risk_pb2_grpc.RiskServiceStub, metadata: Metadata, reservation_id: str, grant: int
+) -> risk_pb2.ReportOrderOutcomeResponse:
+    reply: risk_pb2.ReportOrderOutcomeResponse = stub.ReportOrderOutcome(
+        risk_pb2.ReportOrderOutcomeRequest(
+            reservation_id=reservation_id,
+            outcome=risk_pb2.OUTCOME_NOT_SENT,
+            reservation_grant=grant,
+        ),
+        metadata=metadata,
+        timeout=5,
+    )
+    return reply
+
+
+def test_a_late_not_sent_report_leaves_a_reservation_granted_again(
+    redis_url: str, stub: risk_pb2_grpc.RiskServiceStub, as_execution: Metadata
+) -> None:
+    # The first call's NOT_SENT report arrives only after a retry of the same order was approved
+    # on the same reservation: the retry's order may be on its way, so its exposure must stay.
+    request = order("1")
+    first = stub.CheckOrder(request, metadata=as_execution, timeout=5)
+    retry = stub.CheckOrder(request, metadata=as_execution, timeout=5)
+
+    late = not_sent(stub, as_execution, first.reservation_id, first.reservation_grant)
+    kept = btc_exposure(stub, as_execution)
+    own = not_sent(stub, as_execution, retry.reservation_id, retry.reservation_grant)
+    released = btc_exposure(stub, as_execution)
+
+    assert (first.reservation_grant, retry.reservation_grant) == (1, 2)
+    assert retry.reservation_id == first.reservation_id
+    assert not late.applied
+    assert kept.reserved_buy == "1"
+    assert own.applied
+    assert released.reserved_buy == "0"
+
+
+def test_grants_count_on_when_a_reservation_is_decided_afresh(
+    redis_url: str, stub: risk_pb2_grpc.RiskServiceStub, as_execution: Metadata
+) -> None:
+    # NOT_SENT frees the id; the retry reserves afresh. A repeat of the first report (a retried
+    # call that reached risk twice) must not free the fresh reservation.
+    request = order("1")
+    first = stub.CheckOrder(request, metadata=as_execution, timeout=5)
+    given_back = not_sent(stub, as_execution, first.reservation_id, first.reservation_grant)
+    retry = stub.CheckOrder(request, metadata=as_execution, timeout=5)
+    repeated = not_sent(stub, as_execution, first.reservation_id, first.reservation_grant)
+    exposure = btc_exposure(stub, as_execution)
+
+    assert given_back.applied
+    assert retry.approved
+    assert retry.reservation_grant == 2
+    assert not repeated.applied
+    assert exposure.reserved_buy == "1"
+
+
+def test_a_not_sent_report_without_a_grant_applies_as_before(
+    redis_url: str, stub: risk_pb2_grpc.RiskServiceStub, as_execution: Metadata
+) -> None:
+    request = order("1")
+    first = stub.CheckOrder(request, metadata=as_execution, timeout=5)
+    stub.CheckOrder(request, metadata=as_execution, timeout=5)
+
+    report = not_sent(stub, as_execution, first.reservation_id, 0)
+
+    assert report.applied
+    assert btc_exposure(stub, as_execution).reserved_buy == "0"
+
+
+def test_a_negative_grant_is_refused_naming_the_field(
+    redis_url: str, stub: risk_pb2_grpc.RiskServiceStub, as_execution: Metadata
+) -> None:
+    first = stub.CheckOrder(order("1"), metadata=as_execution, timeout=5)
+
+    with pytest.raises(grpc.RpcError) as refused:
+        not_sent(stub, as_execution, first.reservation_id, -1)
+
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "reservation_grant" in (refused.value.details() or "")
+
+
 def test_every_failed_rule_is_listed(
     redis_url: str, stub: risk_pb2_grpc.RiskServiceStub, as_execution: Metadata
 ) -> None:

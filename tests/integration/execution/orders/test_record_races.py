@@ -24,6 +24,7 @@ from services.execution.kraken.budget import RestBudget, TradingBudget
 from services.execution.kraken.client import KrakenSpotClient
 from services.execution.kraken.config import KrakenSettings, KrakenTier
 from services.execution.kraken.credentials import KrakenCredentials
+from services.execution.kraken.errors import KrakenError
 from services.execution.kraken.nonce import NonceKeeper
 from services.execution.orders.desk import OrderDesk
 from services.execution.orders.journal import JOURNAL_STREAM, OrderJournal
@@ -74,18 +75,26 @@ def kraken_order(order_id: str, status: str, vol_exec: str) -> dict[str, Any]:
 
 
 class ApprovingRisk(RiskGate):
-    """Risk that approves every order and acknowledges every outcome."""
+    """Risk that approves every order (as its ``GRANT``-th approval of the reservation) and
+    acknowledges every outcome."""
+
+    GRANT = 3
 
     def __init__(self) -> None:
         self.reports: list[tuple[str, int]] = []
+        self.not_sent: list[tuple[str, int]] = []
 
     async def check(
         self, order: ValidatedOrder, *, requested_by: str, reference_price: Decimal | None
     ) -> RiskDecision:
-        return RiskDecision(True, f"order:{order.client_order_id}", [])
+        return RiskDecision(True, f"order:{order.client_order_id}", [], grant=self.GRANT)
 
-    async def report(self, record: OrderRecord, outcome: int, *, not_sent: bool = False) -> bool:
+    async def report(
+        self, record: OrderRecord, outcome: int, *, not_sent: bool = False, grant: int = 0
+    ) -> bool:
         self.reports.append((record.client_order_id, outcome))
+        if not_sent:
+            self.not_sent.append((record.client_order_id, grant))
         return True
 
     async def close(self) -> None:
@@ -99,6 +108,7 @@ class OrderPath:
     store: OrderStore
     desk: OrderDesk
     reconciler: Reconciler
+    risk: ApprovingRisk
 
     async def events(self, order_id: str) -> list[str]:
         # The client decodes responses, which redis-py's types cannot express.
@@ -129,7 +139,7 @@ async def path(redis_url: str) -> AsyncIterator[OrderPath]:
     risk = ApprovingRisk()
     reconciler = Reconciler(client, store, risk, interval=3600, grace=30)
     desk = OrderDesk(client, PairCatalog(client, 3600), store, journal, risk, reconciler)
-    yield OrderPath(kraken, redis, store, desk, reconciler)
+    yield OrderPath(kraken, redis, store, desk, reconciler, risk)
     await client.aclose()
     await redis.aclose()
     await kraken.stop()
@@ -188,6 +198,23 @@ async def test_add_order_answer_arriving_after_a_reconciled_fill_keeps_the_fill(
     assert stored.txid == TXID
     assert stored.filled_volume == "0.01"
     assert await path.events(order_id) == ["CREATED", "FILLED"]
+
+
+async def test_an_order_not_sent_gives_back_the_approval_it_got_and_frees_its_id(
+    path: OrderPath,
+) -> None:
+    # Kraken unavailable: certainly not executed. The NOT_SENT report names the approval this
+    # call got, so risk can tell it from a later approval of a retry of the same order.
+    order_id = str(uuid.uuid4())
+    attempts = KrakenSettings(api_url=path.kraken.url).max_attempts
+    path.kraken.answer("AddOrder", *[Answer(errors=["EService:Unavailable"])] * attempts)
+
+    with pytest.raises(KrakenError):
+        await path.desk.place(limit_order(order_id), DESK)
+
+    assert path.risk.not_sent == [(order_id, ApprovingRisk.GRANT)]
+    assert await path.store.get(order_id) is None
+    assert await path.events(order_id) == ["CREATED", "RELEASED"]
 
 
 async def test_reconciliation_that_read_before_the_add_order_answer_starts_over(
